@@ -1,0 +1,33 @@
+# Two commands: `make book` builds the book, `make test` runs every test and executes every chapter.
+# Both create the virtual environment .venv on first use and install the project into it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: test book lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check cnn_lib tests benchmarks
+	MPLBACKEND=Agg $(PY) -m pytest
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check cnn_lib tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format cnn_lib tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_layers.py
+
+clean:
+	rm -rf _build .pytest_cache

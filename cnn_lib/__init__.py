@@ -1,0 +1,27 @@
+"""cnn_lib: the NumPy library that the book *CNN from Scratch* builds chapter by chapter.
+
+Modules, one idea each:
+    layers     Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout, Dense, ReLU
+    conv, pool the fast arithmetic behind them (sliding windows and matrix multiplies)
+    naive      the loop-by-loop reference versions the chapters start from
+    losses     softmax and SoftmaxCrossEntropy
+    gradcheck  numerical gradients to check every backward pass
+"""
+
+from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU
+from .losses import SoftmaxCrossEntropy, log_softmax, softmax
+
+__all__ = [
+    "AvgPool2D",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "MaxPool2D",
+    "ReLU",
+    "SoftmaxCrossEntropy",
+    "log_softmax",
+    "softmax",
+]
+__version__ = "0.1.0"

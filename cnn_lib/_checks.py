@@ -1,0 +1,90 @@
+"""Checks at the library's boundary: every error names the layer, what it expected and what came.
+
+They run in constructors and at the top of `forward`/`backward`, never inside the arithmetic.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_pair(value, name: str, owner: str, *, minimum: int = 1) -> tuple[int, int]:
+    """Turn an int or a pair of ints into ``(h, w)``, each at least ``minimum``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{owner}: {name} must be an int or a pair of ints (h, w), got {value!r}")
+    if min(pair) < minimum:
+        bound = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{owner}: {name} must be {bound}, got {value!r}")
+    return pair
+
+
+def as_padding(padding, kernel_size: tuple[int, int], stride: tuple[int, int], owner: str):
+    """Resolve ``padding`` to ``(top, bottom, left, right)`` zeros around the input.
+
+    ``padding`` is an int, a pair ``(ph, pw)``, ``"valid"`` (no padding) or ``"same"`` (output as
+    large as the input; stride 1 only). An even kernel cannot be centred, so "same" puts the extra
+    row and column at the bottom and right, as PyTorch does.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{owner}: padding='same' needs stride 1, got stride {stride}")
+            (kh, kw) = kernel_size
+            top, left = (kh - 1) // 2, (kw - 1) // 2
+            return (top, kh - 1 - top, left, kw - 1 - left)
+        raise ValueError(
+            f"{owner}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
+        )
+    ph, pw = as_pair(padding, "padding", owner, minimum=0)
+    return (ph, ph, pw, pw)
+
+
+def check_array(x, owner: str, what: str = "input") -> np.ndarray:
+    """Reject anything that is not a NumPy array of floating point numbers."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{owner}: expected the {what} as a NumPy array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"{owner}: expected a floating point {what} (float32 or float64), got dtype {x.dtype}"
+        )
+    return x
+
+
+def check_dtype(x: np.ndarray, dtype: np.dtype, owner: str) -> None:
+    """Layers with parameters compute in their parameters' dtype and do not convert silently."""
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{owner}: parameters are {np.dtype(dtype).name} but the input is {x.dtype}; "
+            f"convert it with x.astype(np.{np.dtype(dtype).name}) or build the layer with "
+            f"dtype=np.{x.dtype.name}"
+        )
+
+
+def check_ndim(x: np.ndarray, ndim: int, layout: str, owner: str) -> None:
+    if x.ndim != ndim:
+        raise ValueError(f"{owner}: expected input of shape {layout}, got {x.shape}")
+
+
+def check_grad_shape(dy, expected: tuple[int, ...], owner: str) -> np.ndarray:
+    """`backward` takes a gradient shaped exactly like the last `forward` output."""
+    if expected is None:
+        raise RuntimeError(f"{owner}: backward() called before forward()")
+    if not isinstance(dy, np.ndarray):
+        raise TypeError(f"{owner}: expected the gradient dy as a NumPy array, got {type(dy)}")
+    if dy.shape != tuple(expected):
+        raise ValueError(
+            f"{owner}: expected dy of shape {tuple(expected)} (the forward output), got {dy.shape}"
+        )
+    return dy

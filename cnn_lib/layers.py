@@ -1,0 +1,319 @@
+"""The layers of a CNN, each with ``forward(x, training=False)`` and ``backward(dy)``.
+
+NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx and fills ``grads``
+(same keys and shapes as ``params``); it never changes a parameter: an optimizer does that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks as chk
+from .conv import conv2d_backward, conv2d_forward, output_size
+from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+
+
+class Layer:
+    """Base class: parameters, their gradients, and what forward keeps for backward."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._out_shape: tuple[int, ...] | None = None  # None until forward has run
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of forward's output for an input of ``input_shape``, without computing it."""
+        return tuple(input_shape)
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.forward(x, training=training)
+
+    def _check_dy(self, dy: np.ndarray) -> np.ndarray:
+        return chk.check_grad_shape(dy, self._out_shape, self.name)
+
+
+def _he_normal(rng, shape, fan_in, dtype):
+    """He initialisation: N(0, 2 / fan_in), which keeps the variance steady through ReLUs."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out), with
+    H_out = floor((H + 2 * padding - kh) / stride) + 1 (and likewise W_out).
+    params["W"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        rng: np.random.Generator | None = None,
+        dtype=np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_channels = chk.as_pair(in_channels, "in_channels", self.name)[0]
+        self.out_channels = chk.as_pair(out_channels, "out_channels", self.name)[0]
+        self.kernel_size = chk.as_pair(kernel_size, "kernel_size", self.name)
+        self.stride = chk.as_pair(stride, "stride", self.name)
+        self.padding = padding
+        self.pads = chk.as_padding(padding, self.kernel_size, self.stride, self.name)
+        self.dtype = np.dtype(dtype)
+        if not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"{self.name}: dtype must be a floating point type, got {self.dtype}")
+        rng = np.random.default_rng() if rng is None else rng
+        kh, kw = self.kernel_size
+        fan_in = self.in_channels * kh * kw
+        self.params["W"] = _he_normal(
+            rng, (self.out_channels, self.in_channels, kh, kw), fan_in, self.dtype
+        )
+        self.params["b"] = np.zeros(self.out_channels, dtype=self.dtype)
+        self._cache = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding!r})"
+        )
+
+    def output_shape(self, input_shape):
+        N, C, H, W = input_shape
+        top, bottom, left, right = self.pads
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return (
+            N,
+            self.out_channels,
+            output_size(H, kh, sh, top, bottom),
+            output_size(W, kw, sw, left, right),
+        )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out)."""
+        chk.check_array(x, self.name)
+        chk.check_ndim(x, 4, f"(N, {self.in_channels}, H, W)", self.name)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{self.name}: expected input of shape (N, {self.in_channels}, H, W), got {x.shape}"
+            )
+        chk.check_dtype(x, self.dtype, self.name)
+        top, bottom, left, right = self.pads
+        kh, kw = self.kernel_size
+        Hp, Wp = x.shape[2] + top + bottom, x.shape[3] + left + right
+        if Hp < kh or Wp < kw:
+            raise ValueError(
+                f"{self.name}: the padded input is {Hp}x{Wp}, smaller than the {kh}x{kw} kernel "
+                f"(input shape {x.shape}, padding {self.padding!r})"
+            )
+        y, self._cache = conv2d_forward(
+            x, self.params["W"], self.params["b"], self.stride, self.pads
+        )
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy : (N, out_channels, H_out, W_out) -> dx : (N, in_channels, H, W); fills grads."""
+        dy = self._check_dy(dy).astype(self.dtype, copy=False)
+        dx, self.grads["W"], self.grads["b"] = conv2d_backward(dy, self._cache)
+        return dx
+
+
+class _Pool2D(Layer):
+    """Shared set-up of the pooling layers: kernel, stride (defaults to the kernel), checks."""
+
+    def __init__(self, kernel_size, stride=None) -> None:
+        super().__init__()
+        self.kernel_size = chk.as_pair(kernel_size, "kernel_size", self.name)
+        self.stride = (
+            self.kernel_size if stride is None else chk.as_pair(stride, "stride", self.name)
+        )
+        self._x_shape = None
+
+    def __repr__(self) -> str:
+        return f"{self.name}(kernel_size={self.kernel_size}, stride={self.stride})"
+
+    def output_shape(self, input_shape):
+        N, C, H, W = input_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return (N, C, output_size(H, kh, sh, 0, 0), output_size(W, kw, sw, 0, 0))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        chk.check_array(x, self.name)
+        chk.check_ndim(x, 4, "(N, C, H, W)", self.name)
+        kh, kw = self.kernel_size
+        if x.shape[2] < kh or x.shape[3] < kw:
+            raise ValueError(
+                f"{self.name}: input of {x.shape[2]}x{x.shape[3]} is smaller than the "
+                f"{kh}x{kw} window (input shape {x.shape})"
+            )
+
+
+class MaxPool2D(_Pool2D):
+    """Maximum over each kh x kw window; windows may overlap when stride < kernel_size.
+
+    x : (N, C, H, W) -> y : (N, C, H_out, W_out). The gradient of each window goes to its first
+    maximum in row-major order, as in PyTorch.
+    """
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._check_input(x)
+        y, self._argmax = maxpool2d_forward(x, self.kernel_size, self.stride)
+        self._x_shape, self._out_shape = x.shape, y.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._check_dy(dy)
+        return maxpool2d_backward(dy, self._argmax, self._x_shape, self.kernel_size, self.stride)
+
+
+class AvgPool2D(_Pool2D):
+    """Mean over each kh x kw window. x : (N, C, H, W) -> y : (N, C, H_out, W_out)."""
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._check_input(x)
+        y = avgpool2d_forward(x, self.kernel_size, self.stride)
+        self._x_shape, self._out_shape = x.shape, y.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._check_dy(dy)
+        return avgpool2d_backward(dy, self._x_shape, self.kernel_size, self.stride)
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...). A reshape of a contiguous array copies nothing."""
+
+    def __repr__(self) -> str:
+        return "Flatten()"
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], int(np.prod(input_shape[1:])))
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        chk.check_array(x, self.name)
+        if x.ndim < 2:
+            raise ValueError(f"{self.name}: expected input of shape (N, ...), got {x.shape}")
+        self._x_shape = x.shape
+        y = x.reshape(x.shape[0], -1)
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return self._check_dy(dy).reshape(self._x_shape)
+
+
+class ReLU(Layer):
+    """max(0, x), elementwise; its gradient passes where x > 0 and stops elsewhere."""
+
+    def __repr__(self) -> str:
+        return "ReLU()"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        chk.check_array(x, self.name)
+        self._mask = x > 0
+        self._out_shape = x.shape
+        return np.where(self._mask, x, x.dtype.type(0))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._check_dy(dy)
+        return np.where(self._mask, dy, dy.dtype.type(0))
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, zero each unit with probability p and scale the rest by
+    1 / (1 - p), so that evaluation needs no change at all (the layer is then the identity).
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)):
+            raise TypeError(f"{self.name}: p must be a number in [0, 1), got {p!r}")
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{self.name}: p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng() if rng is None else rng
+        self._scale = None
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        chk.check_array(x, self.name)
+        self._out_shape = x.shape
+        if not training or self.p == 0.0:
+            self._scale = None
+            return x
+        keep = self.rng.random(x.shape) >= self.p
+        # The mask and the 1 / (1 - p) scale in one array, reused by backward.
+        self._scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
+        return x * self._scale
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._check_dy(dy)
+        return dy if self._scale is None else dy * self._scale
+
+
+class Dense(Layer):
+    """Fully connected layer: y = x @ W + b.
+
+    x : (N, in_features) -> y : (N, out_features)
+    params["W"] : (in_features, out_features), params["b"] : (out_features,)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        rng: np.random.Generator | None = None,
+        dtype=np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_features = chk.as_pair(in_features, "in_features", self.name)[0]
+        self.out_features = chk.as_pair(out_features, "out_features", self.name)[0]
+        self.dtype = np.dtype(dtype)
+        if not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"{self.name}: dtype must be a floating point type, got {self.dtype}")
+        rng = np.random.default_rng() if rng is None else rng
+        self.params["W"] = _he_normal(
+            rng, (self.in_features, self.out_features), self.in_features, self.dtype
+        )
+        self.params["b"] = np.zeros(self.out_features, dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        return f"Dense({self.in_features}, {self.out_features})"
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], self.out_features)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x : (N, in_features) -> y : (N, out_features)."""
+        chk.check_array(x, self.name)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"{self.name}: expected input of shape (N, {self.in_features}), got {x.shape}"
+            )
+        chk.check_dtype(x, self.dtype, self.name)
+        self._x = x
+        y = x @ self.params["W"] + self.params["b"]
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy : (N, out_features) -> dx : (N, in_features); fills grads."""
+        dy = self._check_dy(dy).astype(self.dtype, copy=False)
+        self.grads["W"] = self._x.T @ dy
+        self.grads["b"] = dy.sum(axis=0)
+        return dy @ self.params["W"].T

@@ -1,0 +1,127 @@
+"""Loop-by-loop reference versions: one window at a time, exactly as the chapters describe them.
+
+Slow on purpose. They are the "before" picture in the book and the reference the fast layers are
+tested against. Arguments follow the fast functions: ``stride`` an int or (sh, sw); ``padding``
+an int, (ph, pw), or (top, bottom, left, right).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if np.isscalar(v) else (int(v[0]), int(v[1]))
+
+
+def _pads(padding) -> tuple[int, int, int, int]:
+    if np.isscalar(padding):
+        return (padding,) * 4
+    if len(padding) == 2:
+        return (padding[0], padding[0], padding[1], padding[1])
+    return tuple(padding)
+
+
+def _pad(x: np.ndarray, pads) -> np.ndarray:
+    top, bottom, left, right = pads
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def conv2d_forward_naive(x, W, b, stride=1, padding=0):
+    """x : (N, C, H, W), W : (F, C, kh, kw), b : (F,) -> y : (N, F, H_out, W_out)."""
+    (sh, sw), pads = _pair(stride), _pads(padding)
+    xp = _pad(x, pads)
+    N, C, Hp, Wp = xp.shape
+    F, _, kh, kw = W.shape
+    Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    y = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = xp[n, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+                    y[n, f, i, j] = np.sum(window * W[f]) + b[f]
+    return y
+
+
+def conv2d_backward_naive(dy, x, W, stride=1, padding=0):
+    """dy : (N, F, H_out, W_out) -> dx : (N, C, H, W), dW : (F, C, kh, kw), db : (F,).
+
+    Each output y[n, f, i, j] = sum(window * W[f]) + b[f] sends dy[n, f, i, j] * W[f] back to its
+    window and dy[n, f, i, j] * window to W[f].
+    """
+    (sh, sw), pads = _pair(stride), _pads(padding)
+    xp = _pad(x, pads)
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    _, _, Ho, Wo = dy.shape
+    dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(F, dtype=W.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    rows = slice(i * sh, i * sh + kh)
+                    cols = slice(j * sw, j * sw + kw)
+                    dxp[n, :, rows, cols] += dy[n, f, i, j] * W[f]
+                    dW[f] += dy[n, f, i, j] * xp[n, :, rows, cols]
+                    db[f] += dy[n, f, i, j]
+    top, _, left, _ = pads
+    return dxp[:, :, top : top + H, left : left + Wd], dW, db
+
+
+def _pool_windows(x, kernel_size, stride):
+    """Yield (n, c, i, j, window) for every pooling window, in row-major order."""
+    (kh, kw) = _pair(kernel_size)
+    (sh, sw) = _pair(kernel_size if stride is None else stride)
+    N, C, H, W = x.shape
+    Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    yield n, c, i, j, (slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw))
+
+
+def _pool_out_shape(x, kernel_size, stride):
+    (kh, kw) = _pair(kernel_size)
+    (sh, sw) = _pair(kernel_size if stride is None else stride)
+    N, C, H, W = x.shape
+    return (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+
+
+def maxpool2d_forward_naive(x, kernel_size, stride=None):
+    """x : (N, C, H, W) -> y : (N, C, H_out, W_out), the maximum of each window."""
+    y = np.zeros(_pool_out_shape(x, kernel_size, stride), dtype=x.dtype)
+    for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
+        y[n, c, i, j] = np.max(x[n, c, rows, cols])
+    return y
+
+
+def maxpool2d_backward_naive(dy, x, kernel_size, stride=None):
+    """dy : (N, C, H_out, W_out) -> dx : (N, C, H, W).
+
+    Each window's gradient goes to its first maximum in row-major order (np.argmax's choice).
+    """
+    dx = np.zeros_like(x)
+    for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
+        window = x[n, c, rows, cols]
+        di, dj = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, c, rows.start + di, cols.start + dj] += dy[n, c, i, j]
+    return dx
+
+
+def avgpool2d_forward_naive(x, kernel_size, stride=None):
+    """x : (N, C, H, W) -> y : (N, C, H_out, W_out), the mean of each window."""
+    y = np.zeros(_pool_out_shape(x, kernel_size, stride), dtype=x.dtype)
+    for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
+        y[n, c, i, j] = np.mean(x[n, c, rows, cols])
+    return y
+
+
+def avgpool2d_backward_naive(dy, x, kernel_size, stride=None):
+    """dy : (N, C, H_out, W_out) -> dx : (N, C, H, W); each input of a window gets dy / (kh*kw)."""
+    (kh, kw) = _pair(kernel_size)
+    dx = np.zeros_like(x)
+    for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
+        dx[n, c, rows, cols] += dy[n, c, i, j] / (kh * kw)
+    return dx

@@ -1,0 +1,103 @@
+"""Fast max and average pooling: one vectorised pass per kernel offset, never one per window.
+
+For each offset (di, dj) inside the window, ``x[:, :, di::sh, dj::sw]`` (cut to H_out x W_out) is
+that offset's value in every window at once, so a ``kh x kw`` pool costs ``kh * kw`` array
+operations over the output, whatever the image size. Windows may overlap (stride < kernel).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conv import output_size
+
+
+def _offset(x: np.ndarray, di: int, dj: int, out_hw: tuple[int, int], stride: tuple[int, int]):
+    """The value at offset (di, dj) of every window: a strided view of shape (N, C, Ho, Wo)."""
+    (Ho, Wo), (sh, sw) = out_hw, stride
+    return x[:, :, di : di + sh * (Ho - 1) + 1 : sh, dj : dj + sw * (Wo - 1) + 1 : sw]
+
+
+def pool_output_hw(x_shape, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    H, W = x_shape[-2:]
+    return output_size(H, kernel[0], stride[0], 0, 0), output_size(W, kernel[1], stride[1], 0, 0)
+
+
+def maxpool2d_forward(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum of each window.
+
+    x : (N, C, H, W) -> y : (N, C, H_out, W_out), and argmax : (N, C, H_out, W_out) holding the
+    row-major offset ``di * kw + dj`` of the window's first maximum.
+    """
+    kh, kw = kernel
+    out_hw = pool_output_hw(x.shape, kernel, stride)
+    y = _offset(x, 0, 0, out_hw, stride).copy()
+    argmax = np.zeros(y.shape, dtype=np.int32)
+    for di in range(kh):
+        for dj in range(kw):
+            if di == dj == 0:
+                continue
+            candidate = _offset(x, di, dj, out_hw, stride)
+            # Strictly greater: a tie keeps the earlier offset, so the first maximum in row-major
+            # order wins, as in PyTorch.
+            better = candidate > y
+            np.copyto(y, candidate, where=better)
+            np.copyto(argmax, di * kw + dj, where=better)
+    return y, argmax
+
+
+def maxpool2d_backward(
+    dy: np.ndarray,
+    argmax: np.ndarray,
+    x_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+) -> np.ndarray:
+    """Send each window's gradient to its first maximum; overlapping windows add up.
+
+    dy, argmax : (N, C, H_out, W_out) -> dx : (N, C, H, W)
+
+    The derivative of max is one-hot: sending the gradient to every tied input would count it
+    several times over, so it goes to the one input that the forward pass chose.
+    """
+    kh, kw = kernel
+    out_hw = dy.shape[-2:]
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    zero = dy.dtype.type(0)
+    for di in range(kh):
+        for dj in range(kw):
+            _offset(dx, di, dj, out_hw, stride)[...] += np.where(argmax == di * kw + dj, dy, zero)
+    return dx
+
+
+def avgpool2d_forward(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """Mean of each window. x : (N, C, H, W) -> y : (N, C, H_out, W_out)."""
+    kh, kw = kernel
+    out_hw = pool_output_hw(x.shape, kernel, stride)
+    y = _offset(x, 0, 0, out_hw, stride).copy()
+    for di in range(kh):
+        for dj in range(kw):
+            if di or dj:
+                y += _offset(x, di, dj, out_hw, stride)
+    y *= x.dtype.type(1.0 / (kh * kw))
+    return y
+
+
+def avgpool2d_backward(
+    dy: np.ndarray, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """Spread each window's gradient evenly over its kh * kw inputs.
+
+    dy : (N, C, H_out, W_out) -> dx : (N, C, H, W)
+    """
+    kh, kw = kernel
+    share = dy * dy.dtype.type(1.0 / (kh * kw))
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for di in range(kh):
+        for dj in range(kw):
+            _offset(dx, di, dj, dy.shape[-2:], stride)[...] += share
+    return dx

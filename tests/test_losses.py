@@ -1,0 +1,85 @@
+"""Softmax and SoftmaxCrossEntropy: values, stability for huge logits, gradient, bad labels."""
+
+import numpy as np
+import pytest
+
+from cnn_lib.gradcheck import numerical_gradient, relative_error
+from cnn_lib.losses import SoftmaxCrossEntropy, log_softmax, softmax
+
+
+def test_softmax_rows_sum_to_one_and_match_the_definition(rng):
+    z = rng.standard_normal((5, 4))
+    p = softmax(z)
+    np.testing.assert_allclose(p, np.exp(z) / np.exp(z).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_loss_by_hand():
+    # Uniform logits over 4 classes: the loss is log 4 whatever the label.
+    loss = SoftmaxCrossEntropy()
+    assert loss.forward(np.zeros((3, 4)), np.array([0, 1, 3])) == pytest.approx(np.log(4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_logits_give_finite_loss_and_gradient(dtype):
+    logits = np.array([[5000.0, 0.0, -5000.0], [1000.0, 1001.0, 999.0]], dtype=dtype)
+    loss = SoftmaxCrossEntropy()
+    value = loss.forward(logits, np.array([1, 1]))
+    # Row 1: the true class is 5000 below the best (loss 5000); row 2: log(1 + e^-1 + e^-2).
+    expected = (5000.0 + np.log(1 + np.exp(-1) + np.exp(-2))) / 2
+    assert np.isfinite(value) and value == pytest.approx(expected, rel=1e-6)
+    d = loss.backward()
+    assert np.all(np.isfinite(d)) and d.dtype == dtype
+    assert np.all(np.isfinite(log_softmax(logits)))
+
+
+def test_gradient_is_softmax_minus_onehot_over_n(rng):
+    logits = rng.standard_normal((6, 5))
+    labels = rng.integers(0, 5, 6)
+    loss = SoftmaxCrossEntropy()
+    loss.forward(logits, labels)
+    analytic = loss.backward()
+    onehot = np.eye(5)[labels]
+    np.testing.assert_allclose(analytic, (softmax(logits) - onehot) / 6)
+    numeric = numerical_gradient(lambda: SoftmaxCrossEntropy().forward(logits, labels), logits)
+    assert relative_error(analytic, numeric) < 1e-8
+
+
+def test_backward_leaves_no_trace_on_inputs(rng):
+    logits = rng.standard_normal((2, 3))
+    kept = logits.copy()
+    loss = SoftmaxCrossEntropy()
+    loss.forward(logits, np.array([0, 2]))
+    loss.backward()
+    np.testing.assert_array_equal(logits, kept)
+
+
+@pytest.mark.parametrize(
+    "logits, labels, error, words",
+    [
+        (
+            np.zeros((2, 3)),
+            np.array([0.0, 1.0]),
+            TypeError,
+            "integer class labels, got dtype float64",
+        ),
+        (
+            np.zeros((2, 3)),
+            np.array([0, 3]),
+            ValueError,
+            r"labels must lie in \[0, 2\] for 3 classes, got 3",
+        ),
+        (np.zeros((2, 3)), np.array([-1, 0]), ValueError, "got -1"),
+        (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, r"labels of shape \(2,\)"),
+        (np.zeros(3), np.array([0]), ValueError, r"logits of shape \(N, K\)"),
+        (np.zeros((2, 3), dtype=int), np.array([0, 1]), TypeError, "float array"),
+    ],
+)
+def test_bad_input_is_rejected(logits, labels, error, words):
+    with pytest.raises(error, match=words):
+        SoftmaxCrossEntropy().forward(logits, labels)
+
+
+def test_backward_before_forward():
+    with pytest.raises(RuntimeError, match="before forward"):
+        SoftmaxCrossEntropy().backward()
