@@ -1,4 +1,4 @@
-"""Shared test set-up: a seeded generator, and stderr left out of the notebook comparisons."""
+"""Shared test set-up: a seeded generator."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,3 @@ import pytest
 def rng():
     return np.random.default_rng(12345)
 
-
-def pytest_collectstart(collector):
-    # nbval: stderr carries progress bars and warnings that differ on every run.
-    if collector.fspath and collector.fspath.ext == ".ipynb":
-        collector.skip_compare += ("stderr",)

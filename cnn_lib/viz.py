@@ -1,0 +1,101 @@
+"""Pictures for the chapters: a white-background style and a few figure helpers.
+
+Every figure has a white background so it stays legible in the book's dark theme.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import animation
+
+BOOK_STYLE = {
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "axes.facecolor": "white",
+    "figure.dpi": 100,
+    "axes.titlesize": 11,
+    "image.cmap": "gray",
+    "animation.embed_limit": 20,  # MB of animation a chapter may embed
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's figure style (white backgrounds, grey images) to matplotlib."""
+    mpl.rcParams.update(BOOK_STYLE)
+
+
+def show_images(images, titles=None, ncols: int = 8, size: float = 1.4, cmap="gray", fig=None):
+    """A grid of images. images : (n, H, W) or (n, H, W, 3) -> the matplotlib figure."""
+    images = np.asarray(images)
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    if fig is None:
+        fig = plt.figure(figsize=(size * ncols, size * nrows + (0.3 * nrows if titles else 0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], cmap=cmap)
+            if titles is not None:
+                ax.set_title(str(titles[k]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_matrix(ax, values, title=None, fmt="{:g}", cmap="Blues", highlight=None):
+    """Draw a small 2-D array as a grid of numbered cells; ``highlight`` = (row, col, h, w)."""
+    values = np.asarray(values)
+    ax.imshow(values, cmap=cmap, vmin=min(values.min(), 0), vmax=max(values.max(), 1))
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if highlight is not None:
+        r, c, h, w = highlight
+        ax.add_patch(
+            plt.Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="crimson", linewidth=2.5)
+        )
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def sliding_window_animation(
+    x: np.ndarray, kernel_size: int, stride: int = 1, interval: int = 400, title: str = ""
+):
+    """Animate a kh x kw window sliding over a 2-D input with a given stride.
+
+    x : (H, W). Returns a matplotlib FuncAnimation whose figure is already closed, ready for
+    ``HTML(anim.to_jshtml())``.
+    """
+    x = np.asarray(x)
+    H, W = x.shape
+    k = kernel_size
+    Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
+    out = np.full((Ho, Wo), np.nan)
+    fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(7, 3.4))
+    fig.suptitle(title)
+    show_matrix(ax_in, x, title=f"input {H}x{W}")
+    rect = plt.Rectangle((-0.5, -0.5), k, k, fill=False, edgecolor="crimson", linewidth=3)
+    ax_in.add_patch(rect)
+    im = ax_out.imshow(out, cmap="Oranges", vmin=0, vmax=1)
+    ax_out.set_title(f"output {Ho}x{Wo}")
+    ax_out.set_xticks([])
+    ax_out.set_yticks([])
+    marker = plt.Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="crimson", linewidth=3)
+    ax_out.add_patch(marker)
+
+    def draw(frame):
+        i, j = divmod(frame, Wo)
+        rect.set_xy((j * stride - 0.5, i * stride - 0.5))
+        marker.set_xy((j - 0.5, i - 0.5))
+        out[i, j] = 1.0
+        im.set_data(out)
+        return rect, marker, im
+
+    anim = animation.FuncAnimation(fig, draw, frames=Ho * Wo, interval=interval, blit=False)
+    plt.close(fig)  # the animation embeds its own frames; no stray static figure
+    return anim
