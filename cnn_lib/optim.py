@@ -1,0 +1,185 @@
+"""Optimizers: they turn gradients into updates, and are the only code that changes a parameter.
+
+Both follow PyTorch's definitions, so that a reader can compare numbers with it. Each takes the
+list that `Sequential.parameters()` returns, ``[(name, value, grad), ...]``, and updates every
+``value`` in place; the state an optimizer keeps (momentum, moment estimates) is keyed by name.
+
+    optimizer = Adam(lr=1e-3)
+    loss.forward(model.forward(x, training=True), y)
+    model.backward(loss.backward())
+    optimizer.step(model.parameters())
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+Parameters = Iterable[tuple[str, np.ndarray, "np.ndarray | None"]]
+
+
+def _check_number(value, name: str, owner: str, low: float, high: float, closed: str) -> float:
+    """Accept a real number in [low, high) (closed="[)"), (low, high) (closed="()"), ...."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+    ok_low = value >= low if closed[0] == "[" else value > low
+    ok_high = value <= high if closed[1] == "]" else value < high
+    if not (ok_low and ok_high):
+        interval = f"{closed[0]}{low}, {high}{closed[1]}"
+        raise ValueError(f"{owner}: {name} must lie in {interval}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Shared bookkeeping: the learning rate, per-parameter state, and the step count ``t``."""
+
+    def __init__(self, lr: float) -> None:
+        self.lr = lr
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.t = 0  # number of steps taken
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # A learning-rate schedule sets lr between epochs; it is checked every time.
+        self._lr = _check_number(value, "lr", self.name, 0.0, math.inf, "()")
+
+    def step(self, parameters: Parameters) -> None:
+        """Update every parameter in place from its gradient.
+
+        parameters : iterable of (name, value, grad), value and grad arrays of the same shape;
+        usually ``model.parameters()`` right after ``model.backward(...)``.
+        """
+        checked = []
+        for name, value, grad in parameters:
+            if grad is None:
+                raise RuntimeError(
+                    f"{self.name}: parameter {name!r} has no gradient; "
+                    "call backward() before step()"
+                )
+            if grad.shape != value.shape:
+                raise ValueError(
+                    f"{self.name}: gradient of {name!r} has shape {grad.shape}, "
+                    f"expected {value.shape} (the parameter's shape)"
+                )
+            checked.append((name, value, grad))
+        self.t += 1
+        for name, value, grad in checked:
+            self._update(name, value, grad, self.state.setdefault(name, {}))
+
+    def _update(self, name: str, w: np.ndarray, dw: np.ndarray, state: dict) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum and L2 weight decay (as in PyTorch).
+
+    g = dw + weight_decay * w
+    v = momentum * v + g          (v starts at g on the first step; no momentum: v = g)
+    w = w - lr * v
+    """
+
+    def __init__(self, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(lr)
+        self.momentum = _check_number(momentum, "momentum", self.name, 0.0, 1.0, "[)")
+        self.weight_decay = _check_number(
+            weight_decay, "weight_decay", self.name, 0.0, math.inf, "[)"
+        )
+
+    def __repr__(self) -> str:
+        return f"SGD(lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay})"
+
+    def _update(self, name, w, dw, state):
+        g = dw + self.weight_decay * w if self.weight_decay else dw
+        if self.momentum:
+            if "v" not in state:
+                state["v"] = np.array(g, dtype=w.dtype, copy=True)
+            else:
+                state["v"] *= self.momentum
+                state["v"] += g
+            g = state["v"]
+        w -= (self.lr * g).astype(w.dtype, copy=False)
+
+
+class Adam(Optimizer):
+    """Adam: step along the gradient's running mean, scaled by its running root mean square.
+
+    g = dw + weight_decay * w
+    m = beta1 * m + (1 - beta1) * g          (m and v start at zero)
+    v = beta2 * v + (1 - beta2) * g**2
+    m_hat = m / (1 - beta1**t),  v_hat = v / (1 - beta2**t)   (bias correction, t = 1, 2, ...)
+    w = w - lr * m_hat / (sqrt(v_hat) + eps)
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{self.name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _check_number(betas[0], "betas[0]", self.name, 0.0, 1.0, "[)"),
+            _check_number(betas[1], "betas[1]", self.name, 0.0, 1.0, "[)"),
+        )
+        self.eps = _check_number(eps, "eps", self.name, 0.0, math.inf, "()")
+        self.weight_decay = _check_number(
+            weight_decay, "weight_decay", self.name, 0.0, math.inf, "[)"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, "
+            f"weight_decay={self.weight_decay})"
+        )
+
+    def _update(self, name, w, dw, state):
+        beta1, beta2 = self.betas
+        g = dw + self.weight_decay * w if self.weight_decay else dw
+        if "m" not in state:
+            state["m"] = np.zeros_like(w)
+            state["v"] = np.zeros_like(w)
+        m, v = state["m"], state["v"]
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * np.square(g)
+        m_hat = m / (1 - beta1**self.t)
+        v_hat = v / (1 - beta2**self.t)
+        w -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(w.dtype, copy=False)
+
+
+def cosine_schedule(lr: float, epochs: int, final_fraction: float = 0.05) -> Callable[[int], float]:
+    """A learning rate that falls along half a cosine, from ``lr`` to ``final_fraction * lr``.
+
+    Returns schedule(epoch) for epoch = 0 .. epochs - 1: lr at epoch 0, final_fraction * lr at
+    the last epoch. Large steps early cover ground; small steps late settle into a minimum.
+    Use it as ``fit(..., lr_schedule=cosine_schedule(1e-3, epochs))``.
+    """
+    lr = _check_number(lr, "lr", "cosine_schedule", 0.0, math.inf, "()")
+    final_fraction = _check_number(final_fraction, "final_fraction", "cosine_schedule", 0, 1, "[]")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+        raise ValueError(f"cosine_schedule: epochs must be an int >= 0, got {epochs!r}")
+
+    def schedule(epoch: int) -> float:
+        if epochs <= 1:
+            return lr
+        progress = min(max(epoch, 0), epochs - 1) / (epochs - 1)  # 0 at the start, 1 at the end
+        return lr * (
+            final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+        )
+
+    return schedule

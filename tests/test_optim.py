@@ -1,0 +1,141 @@
+"""cnn_lib.optim: each update against the same update worked out by hand, and bad settings."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cnn_lib.optim import SGD, Adam, cosine_schedule
+
+
+def one_parameter(w, g):
+    """What model.parameters() gives: a list of (name, value, grad)."""
+    return [("0.W", w, g)]
+
+
+def test_sgd_plain_step():
+    w = np.array([1.0, -2.0, 3.0])
+    g = np.array([0.5, 0.5, -1.0])
+    SGD(lr=0.1).step(one_parameter(w, g))
+    np.testing.assert_allclose(w, [0.95, -2.05, 3.1])
+    np.testing.assert_array_equal(g, [0.5, 0.5, -1.0])  # the gradient is left alone
+
+
+def test_sgd_momentum_two_steps():
+    w = np.array([1.0, 2.0])
+    opt = SGD(lr=0.1, momentum=0.9)
+    g1, g2 = np.array([1.0, -1.0]), np.array([0.5, 2.0])
+    opt.step(one_parameter(w, g1))  # v = g1
+    np.testing.assert_allclose(w, [0.9, 2.1])
+    opt.step(one_parameter(w, g2))  # v = 0.9 * g1 + g2 = [1.4, 1.1]
+    np.testing.assert_allclose(w, [0.9 - 0.14, 2.1 - 0.11])
+
+
+def test_sgd_weight_decay_adds_to_the_gradient():
+    w = np.array([2.0, -4.0])
+    g = np.array([1.0, 1.0])
+    SGD(lr=0.5, weight_decay=0.1).step(one_parameter(w, g))  # g + 0.1 w = [1.2, 0.6]
+    np.testing.assert_allclose(w, [2.0 - 0.6, -4.0 - 0.3])
+
+
+def test_adam_two_steps_by_hand():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    w = np.array([1.0, -1.0])
+    g1, g2 = np.array([0.2, -0.4]), np.array([-0.1, 0.3])
+    opt = Adam(lr=lr, betas=(b1, b2), eps=eps)
+
+    opt.step(one_parameter(w, g1))
+    # Step 1: m = 0.1 g1, v = 0.001 g1^2; bias correction gives m_hat = g1, v_hat = g1^2,
+    # so the step is lr * g1 / (|g1| + eps): lr times the sign of the gradient.
+    expected = np.array([1.0, -1.0]) - lr * g1 / (np.abs(g1) + eps)
+    np.testing.assert_allclose(w, expected, rtol=1e-12)
+
+    opt.step(one_parameter(w, g2))
+    m = b1 * (1 - b1) * g1 + (1 - b1) * g2
+    v = b2 * (1 - b2) * g1**2 + (1 - b2) * g2**2
+    m_hat, v_hat = m / (1 - b1**2), v / (1 - b2**2)
+    expected = expected - lr * m_hat / (np.sqrt(v_hat) + eps)
+    np.testing.assert_allclose(w, expected, rtol=1e-12)
+
+
+def test_adam_weight_decay():
+    w = np.array([3.0])
+    Adam(lr=0.1, weight_decay=1.0).step(one_parameter(w, np.array([-1.0])))  # g = -1 + 3 = 2
+    np.testing.assert_allclose(w, [2.9], rtol=1e-7)
+
+
+def test_float32_parameters_stay_float32():
+    w = np.ones(3, dtype=np.float32)
+    for opt in (SGD(0.1, momentum=0.9, weight_decay=0.01), Adam()):
+        opt.step(one_parameter(w, np.full(3, 0.5, dtype=np.float32)))
+        assert w.dtype == np.float32
+
+
+def test_state_is_kept_per_parameter_name():
+    a, b = np.zeros(2), np.zeros(3)
+    opt = SGD(lr=1.0, momentum=0.5)
+    params = [("0.W", a, np.ones(2)), ("1.W", b, 2 * np.ones(3))]
+    opt.step(params)
+    opt.step(params)
+    np.testing.assert_allclose(a, [-2.5, -2.5])  # v: 1, then 1.5
+    np.testing.assert_allclose(b, [-5.0] * 3)  # v: 2, then 3
+    assert opt.t == 2
+
+
+def test_step_without_gradient_says_what_to_do():
+    with pytest.raises(RuntimeError, match=r"'0.W' has no gradient; call backward\(\)"):
+        Adam().step([("0.W", np.zeros(2), None)])
+
+
+def test_step_with_wrong_gradient_shape_changes_nothing():
+    a = np.zeros(2)
+    with pytest.raises(ValueError, match=r"'1.b' has shape \(3,\), expected \(2,\)"):
+        SGD(0.1).step([("0.W", a, np.ones(2)), ("1.b", np.zeros(2), np.ones(3))])
+    np.testing.assert_array_equal(a, [0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: SGD(lr=0.0), r"lr must lie in \(0.0, inf\), got 0.0"),
+        (lambda: SGD(lr=-1.0), r"lr must lie in"),
+        (lambda: SGD(lr=0.1, momentum=1.0), r"momentum must lie in \[0.0, 1.0\), got 1.0"),
+        (lambda: SGD(lr=0.1, momentum=-0.1), r"momentum must lie in"),
+        (lambda: SGD(lr=0.1, weight_decay=-1e-4), r"weight_decay must lie in"),
+        (lambda: Adam(betas=(0.9, 1.0)), r"betas\[1\] must lie in \[0.0, 1.0\), got 1.0"),
+        (lambda: Adam(betas=(-0.1, 0.9)), r"betas\[0\] must lie in"),
+        (lambda: Adam(eps=0.0), r"eps must lie in \(0.0, inf\), got 0.0"),
+    ],
+)
+def test_bad_hyperparameters_are_rejected(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: SGD(lr="0.1"), lambda: Adam(lr=None), lambda: Adam(betas=0.9)]
+)
+def test_hyperparameters_of_the_wrong_type_are_rejected(make):
+    with pytest.raises(TypeError):
+        make()
+
+
+def test_setting_a_bad_learning_rate_later_is_rejected():
+    opt = Adam()
+    opt.lr = 5e-4
+    assert opt.lr == 5e-4
+    with pytest.raises(ValueError, match="lr must lie in"):
+        opt.lr = -1.0
+    with pytest.raises(TypeError, match="lr must be a number"):
+        opt.lr = math.nan
+    assert opt.lr == 5e-4
+
+
+def test_cosine_schedule_runs_from_lr_to_the_final_fraction():
+    schedule = cosine_schedule(1e-3, epochs=5, final_fraction=0.1)
+    lrs = [schedule(e) for e in range(5)]
+    assert lrs[0] == pytest.approx(1e-3)
+    assert lrs[2] == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # halfway: the mean of the two
+    assert lrs[-1] == pytest.approx(1e-4)
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert cosine_schedule(1e-3, epochs=1)(0) == 1e-3
