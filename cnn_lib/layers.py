@@ -225,11 +225,11 @@ class ReLU(Layer):
         chk.check_array(x, self.name)
         self._mask = x > 0
         self._out_shape = x.shape
-        return np.where(self._mask, x, x.dtype.type(0))
+        return np.maximum(x, x.dtype.type(0))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dy = self._check_dy(dy)
-        return np.where(self._mask, dy, dy.dtype.type(0))
+        return dy * self._mask
 
 
 class Dropout(Layer):
