@@ -1,0 +1,270 @@
+"""cnn_lib.train: fit learns a task that a CNN must learn, is fixed by its seed, sees each example
+once per epoch; evaluate and predict agree with one big batch; the terminal entry point runs."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cnn_lib.data import write_idx
+from cnn_lib.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from cnn_lib.losses import SoftmaxCrossEntropy
+from cnn_lib.model import Sequential, reference_cnn
+from cnn_lib.optim import SGD, Adam
+from cnn_lib.train import evaluate, fit, main, predict
+
+
+def bars(n, rng, size=8):
+    """Images (n, 1, size, size) of noise with one bright bar, horizontal (label 0) or vertical
+    (label 1), at a random row or column: telling them apart needs the bar's orientation, not
+    its position, which is what a convolution sees."""
+    x = rng.uniform(0.0, 0.3, size=(n, 1, size, size)).astype(np.float32)
+    y = rng.integers(0, 2, size=n)
+    where = rng.integers(1, size - 1, size=n)
+    for i in range(n):
+        if y[i] == 0:
+            x[i, 0, where[i], 1:-1] = 1.0
+        else:
+            x[i, 0, 1:-1, where[i]] = 1.0
+    return x, y
+
+
+def bar_model(seed):
+    rng = np.random.default_rng(seed)
+    return Sequential(
+        [
+            Conv2D(1, 4, 3, padding=1, rng=rng),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(4 * 4 * 4, 2, rng=rng),
+        ]
+    )
+
+
+def weights(model):
+    return {p.name: p.value.copy() for p in model.parameters()}
+
+
+def test_fit_learns_bars_in_a_few_epochs(rng):
+    x, y = bars(300, rng)
+    x_val, y_val = bars(200, rng)
+    model = bar_model(0)
+    history = fit(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(lr=0.01),
+        x,
+        y,
+        epochs=6,
+        batch_size=20,
+        validation=(x_val, y_val),
+        rng=np.random.default_rng(1),
+        progress=False,
+    )
+    assert set(history) == {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
+    assert all(len(values) == 6 for values in history.values())
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["val_acc"][-1] >= 0.95
+    x_test, y_test = bars(200, rng)
+    test_loss, test_acc = evaluate(model, x_test, y_test)
+    assert test_acc >= 0.95 and test_loss < 0.3
+
+
+def train_once(order_seed, x, y, epochs=2):
+    model = reference_cnn(rng=np.random.default_rng(0), dropout=0.5)
+    history = fit(
+        model,
+        SoftmaxCrossEntropy(),
+        Adam(lr=1e-3),
+        x,
+        y,
+        epochs=epochs,
+        batch_size=16,
+        rng=np.random.default_rng(order_seed),
+        progress=False,
+    )
+    return weights(model), history
+
+
+def test_the_same_seeds_give_the_same_weights(rng):
+    x = rng.random((48, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, size=48)
+    w1, h1 = train_once(5, x, y)
+    w2, h2 = train_once(5, x, y)
+    for name in w1:
+        np.testing.assert_array_equal(w1[name], w2[name], err_msg=name)
+    assert h1["train_loss"] == h2["train_loss"]
+    w3, _ = train_once(6, x, y)  # another order of the batches, other weights
+    assert not np.array_equal(w1["0.W"], w3["0.W"])
+
+
+class Spy:
+    """A model that records the batches it sees and learns nothing."""
+
+    def __init__(self, K=3):
+        self.K, self.seen = K, []
+
+    def forward(self, x, training=False):
+        self.seen.append(x.copy())
+        return np.zeros((x.shape[0], self.K))
+
+    def backward(self, dy):
+        return None
+
+    def parameters(self):
+        return []
+
+
+def test_each_epoch_visits_every_example_once_in_a_new_order():
+    x = np.arange(10, dtype=np.float64).reshape(10, 1)
+    y = np.zeros(10, dtype=np.int64)
+    spy = Spy()
+    fit(spy, SoftmaxCrossEntropy(), SGD(0.1), x, y, epochs=2, batch_size=4, progress=False)
+    assert [len(b) for b in spy.seen] == [4, 4, 2, 4, 4, 2]  # the last batch is the rest
+    first, second = np.concatenate(spy.seen[:3])[:, 0], np.concatenate(spy.seen[3:])[:, 0]
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert not np.array_equal(first, second)
+
+
+def test_fit_leaves_its_inputs_alone(rng):
+    x, y = bars(40, rng)
+    x0, y0 = x.copy(), y.copy()
+    fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), x, y, 1, 8, validation=(x, y), progress=False)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_zero_epochs_change_nothing(rng):
+    x, y = bars(10, rng)
+    model = bar_model(0)
+    before = weights(model)
+    history = fit(model, SoftmaxCrossEntropy(), Adam(), x, y, 0, 4, progress=False)
+    assert history == {"train_loss": [], "train_acc": [], "lr": [], "seconds": []}
+    for name, value in weights(model).items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_lr_schedule_sets_the_rate_of_each_epoch(rng):
+    x, y = bars(10, rng)
+    opt = Adam(lr=1.0)
+    history = fit(
+        bar_model(0),
+        SoftmaxCrossEntropy(),
+        opt,
+        x,
+        y,
+        3,
+        5,
+        progress=False,
+        lr_schedule=lambda epoch: 0.1 / (epoch + 1),
+    )
+    assert history["lr"] == [0.1, 0.05, 0.1 / 3]
+    assert opt.lr == 0.1 / 3
+
+
+def test_progress_bar_on_stderr_only_when_asked(rng, capsys):
+    x, y = bars(10, rng)
+    fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), x, y, 2, 5, progress=False)
+    assert capsys.readouterr().err == ""
+    fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), x, y, 2, 5, progress=True)
+    captured = capsys.readouterr()
+    assert "epoch 1/2" in captured.err and "epoch 2/2" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"y": np.zeros(9, np.int64)}, ValueError, r"x of shape \(10, 1, 8, 8\) and y of shape"),
+        ({"y": np.zeros(10)}, ValueError, "integer labels of shape"),
+        ({"x": [[0.0]] * 10}, TypeError, "as NumPy arrays"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1, got 0"),
+        ({"batch_size": 2.0}, TypeError, "batch_size must be an int"),
+        ({"epochs": -1}, ValueError, "epochs must be at least 0, got -1"),
+        ({"validation": np.zeros(3)}, TypeError, r"validation must be a pair \(x_val, y_val\)"),
+        (
+            {"validation": (np.zeros((4, 1, 8, 8), np.float32), np.zeros(3, np.int64))},
+            ValueError,
+            "fit: validation: x and y must hold the same number",
+        ),
+    ],
+)
+def test_fit_rejects_bad_arguments(kwargs, error, message, rng):
+    x, y = bars(10, rng)
+    args = {"x": x, "y": y, "epochs": 1, "batch_size": 4, **kwargs}
+    with pytest.raises(error, match=message):
+        fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), progress=False, **args)
+
+
+def test_predict_and_evaluate_in_batches_match_one_big_batch(rng):
+    x, y = bars(23, rng)
+    model = bar_model(3)
+    logits = model.forward(x)
+    np.testing.assert_allclose(predict(model, x, batch_size=5), logits, rtol=1e-5, atol=1e-6)
+    loss, acc = evaluate(model, x, y, batch_size=5)
+    assert loss == pytest.approx(SoftmaxCrossEntropy().forward(logits, y), rel=1e-5)
+    assert acc == pytest.approx(np.mean(logits.argmax(axis=1) == y))
+
+
+def test_predict_never_sends_more_than_a_batch():
+    spy = Spy()
+    out = predict(spy, np.zeros((11, 2)), batch_size=4)
+    assert out.shape == (11, 3)
+    assert [len(b) for b in spy.seen] == [4, 4, 3]
+    evaluate(spy, np.zeros((11, 2)), np.zeros(11, np.int64), batch_size=6)
+    assert [len(b) for b in spy.seen[3:]] == [6, 5]
+
+
+def test_predict_and_evaluate_reject_bad_arguments():
+    spy = Spy()
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        predict(spy, np.zeros((3, 2)), batch_size=0)
+    with pytest.raises(ValueError, match="at least one example"):
+        evaluate(spy, np.zeros((0, 2)), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="same number of examples"):
+        evaluate(spy, np.zeros((3, 2)), np.zeros(2, np.int64))
+
+
+# ------------------------------------------------------------------------------------------
+# python -m cnn_lib.train
+# ------------------------------------------------------------------------------------------
+
+
+def tiny_dataset(directory, rng, n_train=120, n_test=40):
+    """Four IDX files shaped like Fashion-MNIST's, with random pixels and labels."""
+    directory.mkdir()
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n, dtype=np.uint8) % 10)
+    return directory
+
+
+def test_the_entry_point_prints_its_results_as_json_last(tmp_path, rng):
+    data_dir = tiny_dataset(tmp_path / "data", rng)
+    saved = tmp_path / "weights.npz"
+    command = [sys.executable, "-m", "cnn_lib.train", "--data-dir", str(data_dir)]
+    command += ["--epochs", "1", "--batch-size", "32", "--val-size", "20", "--seed", "3"]
+    command += ["--save", str(saved), "--lr", "0.002"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("dataset", "epochs", "test_accuracy", "test_loss", "seconds", "parameters"):
+        assert key in results
+    assert results["dataset"] == "fashion-mnist" and results["epochs"] == 1
+    assert results["train_examples"] == 100 and results["val_examples"] == 20
+    assert 0.0 <= results["test_accuracy"] <= 1.0 and results["val_accuracy"] is not None
+    assert results["images_per_second"] > 0 and results["peak_memory_mb"] > 0
+    assert results["parameters"] == reference_cnn().n_parameters()
+    assert "epoch 1/1" in done.stderr  # the progress bar went to stderr
+    reference_cnn().load(saved)  # the saved weights fit the reference model
+
+
+def test_the_entry_point_rejects_bad_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--batch-size", "0"])
+    assert exit_info.value.code == 2
+    assert "--batch-size >= 1" in capsys.readouterr().err
