@@ -287,7 +287,9 @@ def _read_split(found: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndar
     return images, labels.astype(np.int64)
 
 
-def _download(info: DatasetInfo, base_url: str, sha256: dict[str, str], target: Path) -> None:
+def _download(
+    info: DatasetInfo, base_url: str, sha256: dict[str, str], target: Path, progress: bool
+) -> None:
     """Download the four files into ``target``, or leave ``target`` as it was and raise.
 
     Each file goes to a private staging directory and is checked against its SHA-256 there;
@@ -296,6 +298,7 @@ def _download(info: DatasetInfo, base_url: str, sha256: dict[str, str], target: 
     it, so no partial or corrupt file ever reaches the cache.
     """
     import pooch
+    from tqdm.auto import tqdm
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{info.name}-download-"))
@@ -304,13 +307,15 @@ def _download(info: DatasetInfo, base_url: str, sha256: dict[str, str], target: 
             fname = f"{name}.gz"
             if fname not in sha256:
                 raise ValueError(f"no SHA-256 known for {fname}")
-            pooch.retrieve(
-                base_url.rstrip("/") + "/" + fname,
-                known_hash=f"sha256:{sha256[fname]}",
-                fname=fname,
-                path=staging,
-                progressbar=True,  # the training images are 26 MB
-            )
+            # Our own bar (a widget in Jupyter), closed even when the download fails.
+            with tqdm(total=1, desc=fname, unit="B", unit_scale=True, disable=not progress) as bar:
+                pooch.retrieve(
+                    base_url.rstrip("/") + "/" + fname,
+                    known_hash=f"sha256:{sha256[fname]}",
+                    fname=fname,
+                    path=staging,
+                    downloader=pooch.HTTPDownloader(progressbar=bar if progress else False),
+                )
         target.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             os.replace(staging / f"{name}.gz", target / f"{name}.gz")
@@ -326,13 +331,15 @@ def load_dataset(
     base_url: str | None = None,
     sha256: dict[str, str] | None = None,
     download: bool = True,
+    progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load one split of the dataset ``name`` ("fashion-mnist" or "mnist").
 
     Returns images : uint8 (N, 28, 28), values 0..255, and labels : int64 (N,), values 0..9.
     The places searched, in order, are listed in this module's docstring. ``base_url`` and
     ``sha256`` ("<file>.gz" -> hex digest) replace the download address and checksums;
-    ``download=False`` never touches the network.
+    ``download=False`` never touches the network; ``progress=False`` hides the download's
+    progress bars.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
@@ -375,7 +382,7 @@ def load_dataset(
         tried.append((f"download from {url}", "switched off (download=False)"))
     else:
         try:
-            _download(info, url, info.sha256 if sha256 is None else sha256, cache)
+            _download(info, url, info.sha256 if sha256 is None else sha256, cache, progress)
         except Exception as err:  # the network, a hash, a full disk: all reported together
             tried.append((f"download from {url}", f"failed: {type(err).__name__}: {err}"))
             raise DatasetNotFoundError(_not_found_message(info, split, tried)) from err
@@ -409,7 +416,7 @@ def load_fashion_mnist(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST: images uint8 (N, 28, 28), labels int64 (N,) in 0..9 (see
     FASHION_MNIST_CLASSES). N = 60000 for split="train", 10000 for "test".
-    Keyword arguments (base_url, sha256, download) go to `load_dataset`.
+    Keyword arguments (base_url, sha256, download, progress) go to `load_dataset`.
     """
     return load_dataset("fashion-mnist", split, data_dir, **kwargs)
 

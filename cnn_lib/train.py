@@ -235,8 +235,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     args = _parse_args(argv)
     start = time.perf_counter()
-    train_images, train_labels = load_dataset(args.dataset, "train", args.data_dir)
-    test_images, test_labels = load_dataset(args.dataset, "test", args.data_dir)
+    progress = not args.no_progress
+    train_images, train_labels = load_dataset(
+        args.dataset, "train", args.data_dir, progress=progress
+    )
+    test_images, test_labels = load_dataset(args.dataset, "test", args.data_dir, progress=progress)
     validation = None
     if args.val_size:
         (train_images, train_labels), (val_images, val_labels) = train_val_split(
@@ -250,7 +253,6 @@ def main(argv: list[str] | None = None) -> dict:
     model_seed, order_seed = np.random.SeedSequence(args.seed).spawn(2)
     model = reference_cnn(rng=np.random.default_rng(model_seed), dropout=args.dropout)
     optimizer = Adam(lr=args.lr)
-    progress = not args.no_progress
     if progress:
         print(model.summary(x_train.shape[1:]), file=sys.stderr)
     history = fit(
