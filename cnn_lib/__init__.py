@@ -6,6 +6,10 @@ Modules, one idea each:
     naive      the loop-by-loop reference versions the chapters start from
     losses     softmax and SoftmaxCrossEntropy
     gradcheck  numerical gradients to check every backward pass
+    data       the IDX format, Fashion-MNIST and MNIST loaders, to_float, train_val_split
+    model      Sequential (save/load, summary) and reference_cnn, the book's model
+    optim      SGD, Adam and a cosine learning-rate schedule
+    train      fit, evaluate, predict; `python -m cnn_lib.train` trains from the terminal
 """
 
 from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU
