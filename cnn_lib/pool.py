@@ -49,6 +49,13 @@ def maxpool2d_forward(
             candidate *= kh * kw
             candidate += di * kw + dj
             np.minimum(argmax, candidate, out=argmax)
+    missing = argmax == kh * kw  # only a NaN, which equals nothing, leaves a window unmatched
+    if missing.any():
+        # Like np.argmax (and PyTorch), a NaN counts as the maximum: take the window's first NaN.
+        for di in reversed(range(kh)):
+            for dj in reversed(range(kw)):
+                nan_here = missing & np.isnan(_offset(x, di, dj, out_hw, stride))
+                argmax[nan_here] = di * kw + dj
     return y, argmax
 
 

@@ -48,9 +48,20 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.4, cmap="gr
 def show_matrix(ax, values, title=None, fmt="{:g}", cmap="Blues", highlight=None):
     """Draw a small 2-D array as a grid of numbered cells; ``highlight`` = (row, col, h, w)."""
     values = np.asarray(values)
-    ax.imshow(values, cmap=cmap, vmin=min(values.min(), 0), vmax=max(values.max(), 1))
+    image = ax.imshow(values, cmap=cmap, vmin=min(values.min(), 0), vmax=max(values.max(), 1))
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9)
+        # White numbers on dark cells, black on light ones, so every number stays readable.
+        r, g, b, _ = image.cmap(image.norm(v))
+        dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+        ax.text(
+            j,
+            i,
+            fmt.format(v),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if dark else "black",
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if highlight is not None:

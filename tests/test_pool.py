@@ -101,3 +101,13 @@ def test_dtype_is_kept(rng):
     assert y.dtype == np.float32
     assert maxpool2d_backward(np.ones_like(y), argmax, x.shape, (2, 2), (2, 2)).dtype == np.float32
     assert avgpool2d_forward(x, (2, 2), (2, 2)).dtype == np.float32
+
+
+def test_nan_is_the_maximum_and_gets_the_gradient():
+    # As np.argmax and PyTorch: a NaN in a window is its maximum, and its input gets dy.
+    x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
+    y, argmax = maxpool2d_forward(x, (2, 2), (2, 2))
+    assert np.isnan(y).all()
+    dx = maxpool2d_backward(np.ones_like(y), argmax, x.shape, (2, 2), (2, 2))
+    np.testing.assert_array_equal(dx, naive.maxpool2d_backward_naive(np.ones_like(y), x, 2, 2))
+    np.testing.assert_array_equal(dx, [[[[0.0, 1.0], [0.0, 0.0]]]])
