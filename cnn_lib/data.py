@@ -23,6 +23,7 @@ If none works, one `DatasetNotFoundError` lists every place and why it failed, a
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import struct
@@ -105,7 +106,7 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
         )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     body = len(raw) - header
     if body != expected:
         problem = "truncated" if body < expected else "has trailing bytes"

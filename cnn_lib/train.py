@@ -224,6 +224,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.epochs < 0 or args.batch_size < 1 or args.lr <= 0 or args.val_size < 0:
         parser.error("expected --epochs >= 0, --batch-size >= 1, --lr > 0 and --val-size >= 0")
+    if not (0 <= args.dropout < 1 and 0 <= args.final_lr_fraction <= 1):
+        parser.error(
+            f"expected --dropout in [0, 1) and --final-lr-fraction in [0, 1], got "
+            f"{args.dropout} and {args.final_lr_fraction}"
+        )
     return args
 
 

@@ -263,8 +263,17 @@ def test_the_entry_point_prints_its_results_as_json_last(tmp_path, rng):
     reference_cnn().load(saved)  # the saved weights fit the reference model
 
 
-def test_the_entry_point_rejects_bad_options(capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--batch-size", "0"], "--batch-size >= 1"),
+        (["--epochs", "-1"], "--epochs >= 0"),
+        (["--dropout", "1.0"], "--dropout in [0, 1)"),
+        (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+    ],
+)
+def test_the_entry_point_rejects_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--batch-size", "0"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "--batch-size >= 1" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
