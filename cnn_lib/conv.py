@@ -101,7 +101,9 @@ def conv2d_backward(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarra
     dy_mat = dy.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)  # rows in (n, i, j) order
     db = dy_mat.sum(axis=0)
     dW = (cols.T @ dy_mat).reshape(kh, kw, C, F).transpose(3, 2, 0, 1)  # (F, C, kh, kw)
-    dcols = (dy_mat @ W_mat.T).reshape(N, Ho, Wo, kh, kw, C)
+    # A contiguous copy of the small W_mat.T: OpenBLAS can be far slower on a transposed
+    # operand of a skinny product, and the copy costs next to nothing.
+    dcols = (dy_mat @ np.ascontiguousarray(W_mat.T)).reshape(N, Ho, Wo, kh, kw, C)
     dxp = col2im(dcols, padded_shape, kh, kw, stride)
     top, _, left, _ = pads
     dx = dxp[:, top : top + H, left : left + Wd, :].transpose(0, 3, 1, 2)
