@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check cnn_lib tests benchmarks
-	MPLBACKEND=Agg $(PY) -m pytest
+	$(PY) -m pytest
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
