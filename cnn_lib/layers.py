@@ -118,6 +118,9 @@ class Conv2D(Layer):
                 f"{self.name}: the padded input is {Hp}x{Wp}, smaller than the {kh}x{kw} kernel "
                 f"(input shape {x.shape}, padding {self.padding!r})"
             )
+        # Free the previous window matrix before building the next one: lower peak memory, and
+        # the allocator can hand the same pages back instead of faulting in fresh ones.
+        self._cache = None
         y, self._cache = conv2d_forward(
             x, self.params["W"], self.params["b"], self.stride, self.pads
         )
