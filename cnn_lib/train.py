@@ -198,29 +198,35 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Train the book's reference CNN (cnn_lib.model.reference_cnn) and test it. "
         "Progress goes to stderr; the last line on stdout is one JSON object with the results.",
     )
-    parser.add_argument("--dataset", choices=["fashion-mnist", "mnist"], default="fashion-mnist")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    parser.add_argument(
-        "--lr", type=float, default=DEFAULTS["lr"], help="Adam's initial learning rate"
+    add = parser.add_argument
+    add(
+        "--dataset", choices=["fashion-mnist", "mnist"], default="fashion-mnist", help="%(default)s"
     )
-    parser.add_argument(
+    add("--epochs", type=int, default=DEFAULTS["epochs"], help="default: %(default)s")
+    add("--batch-size", type=int, default=DEFAULTS["batch_size"], help="default: %(default)s")
+    add("--lr", type=float, default=DEFAULTS["lr"], help="Adam's initial rate: %(default)s")
+    add(
         "--final-lr-fraction",
         type=float,
         default=DEFAULTS["final_lr_fraction"],
-        help="the learning rate decays (cosine) to this fraction of --lr in the last epoch",
+        help="the rate decays (cosine) to this fraction of --lr in the last epoch: %(default)s",
     )
-    parser.add_argument("--dropout", type=float, default=DEFAULTS["dropout"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
+    add("--dropout", type=float, default=DEFAULTS["dropout"], help="default: %(default)s")
+    add("--seed", type=int, default=0, help="fixes weights, dropout and batch order: %(default)s")
+    add(
         "--val-size",
         type=int,
         default=0,
-        help="hold out this many training images as a validation set (default: none)",
+        help="hold out this many training images as a validation set: %(default)s",
     )
-    parser.add_argument("--data-dir", help="directory holding the four dataset files")
-    parser.add_argument("--save", metavar="PATH", help="save the trained weights to PATH (.npz)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add(
+        "--data-dir",
+        metavar="DIR",
+        help="a directory holding the four dataset files (otherwise: $CNN_LIB_DATA, the user "
+        "cache, the Debian package's directory, then a download)",
+    )
+    add("--save", metavar="PATH", help="save the trained weights to PATH (.npz)")
+    add("--no-progress", action="store_true", help="no progress bars or model summary")
     args = parser.parse_args(argv)
     if args.epochs < 0 or args.batch_size < 1 or args.lr <= 0 or args.val_size < 0:
         parser.error("expected --epochs >= 0, --batch-size >= 1, --lr > 0 and --val-size >= 0")
@@ -234,17 +240,22 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     """Train and test the reference model; print and return the results as one JSON object."""
-    from .data import load_dataset, to_float, train_val_split
+    from .data import DatasetNotFoundError, load_dataset, to_float, train_val_split
     from .model import reference_cnn
     from .optim import Adam, cosine_schedule
 
     args = _parse_args(argv)
     start = time.perf_counter()
     progress = not args.no_progress
-    train_images, train_labels = load_dataset(
-        args.dataset, "train", args.data_dir, progress=progress
-    )
-    test_images, test_labels = load_dataset(args.dataset, "test", args.data_dir, progress=progress)
+    try:
+        train_images, train_labels = load_dataset(
+            args.dataset, "train", args.data_dir, progress=progress
+        )
+        test_images, test_labels = load_dataset(
+            args.dataset, "test", args.data_dir, progress=progress
+        )
+    except DatasetNotFoundError as err:
+        sys.exit(f"python -m cnn_lib.train: {err}")  # the message says what to do; no traceback
     validation = None
     if args.val_size:
         (train_images, train_labels), (val_images, val_labels) = train_val_split(

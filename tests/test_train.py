@@ -277,3 +277,16 @@ def test_the_entry_point_rejects_bad_options(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_entry_point_explains_a_missing_dataset(tmp_path, monkeypatch):
+    from cnn_lib import data
+
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.delenv("CNN_LIB_DATA", raising=False)
+    monkeypatch.setenv("CNN_LIB_MNIST_URL", "http://127.0.0.1:1/")  # nothing listens there
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress"])
+    message = str(exit_info.value.code)
+    assert message.startswith("python -m cnn_lib.train: MNIST (train split) was not found")
+    assert "download from http://127.0.0.1:1/: failed" in message
