@@ -200,7 +200,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add = parser.add_argument
     add(
-        "--dataset", choices=["fashion-mnist", "mnist"], default="fashion-mnist", help="%(default)s"
+        "--dataset",
+        choices=["fashion-mnist", "mnist"],
+        default="fashion-mnist",
+        help="default: %(default)s",
     )
     add("--epochs", type=int, default=DEFAULTS["epochs"], help="default: %(default)s")
     add("--batch-size", type=int, default=DEFAULTS["batch_size"], help="default: %(default)s")
