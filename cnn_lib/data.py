@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import write_atomically
+
 # IDX type codes and the NumPy dtypes they stand for (big-endian on disk).
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
@@ -139,20 +141,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     data = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
     if path.name.endswith(".gz") if compress is None else compress:
         data = gzip.compress(data, mtime=0)
-    _write_atomically(path, data)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: f.write(data))
 
 
 # --------------------------------------------------------------------------------------------
