@@ -10,6 +10,15 @@ import numbers
 import numpy as np
 
 
+def as_int(value, name: str, owner: str, *, minimum: int = 1) -> int:
+    """Accept a whole number (not a bool, not a pair) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
 def as_pair(value, name: str, owner: str, *, minimum: int = 1) -> tuple[int, int]:
     """Turn an int or a pair of ints into ``(h, w)``, each at least ``minimum``."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):

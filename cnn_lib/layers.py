@@ -66,8 +66,8 @@ class Conv2D(Layer):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        self.in_channels = chk.as_pair(in_channels, "in_channels", self.name)[0]
-        self.out_channels = chk.as_pair(out_channels, "out_channels", self.name)[0]
+        self.in_channels = chk.as_int(in_channels, "in_channels", self.name)
+        self.out_channels = chk.as_int(out_channels, "out_channels", self.name)
         self.kernel_size = chk.as_pair(kernel_size, "kernel_size", self.name)
         self.stride = chk.as_pair(stride, "stride", self.name)
         self.padding = padding
@@ -284,8 +284,8 @@ class Dense(Layer):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        self.in_features = chk.as_pair(in_features, "in_features", self.name)[0]
-        self.out_features = chk.as_pair(out_features, "out_features", self.name)[0]
+        self.in_features = chk.as_int(in_features, "in_features", self.name)
+        self.out_features = chk.as_int(out_features, "out_features", self.name)
         self.dtype = np.dtype(dtype)
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"{self.name}: dtype must be a floating point type, got {self.dtype}")

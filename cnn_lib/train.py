@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import numbers
 import resource
 import sys
 import time
@@ -21,19 +20,12 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import as_int
 from .losses import SoftmaxCrossEntropy
 
 # The terminal entry point's defaults: on Fashion-MNIST they reach a test accuracy above 0.91
 # in a few minutes on two CPU cores (benchmarks/TRAINING.md has the measurements).
 DEFAULTS = {"epochs": 8, "batch_size": 32, "lr": 2e-3, "final_lr_fraction": 0.05, "dropout": 0.25}
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_xy(x, y, what: str) -> None:
@@ -86,8 +78,8 @@ def fit(
     A progress bar (tqdm, a widget in Jupyter) shows each epoch unless ``progress=False``.
     """
     _check_xy(x, y, "fit")
-    epochs = _check_int(epochs, "fit: epochs", 0)
-    batch_size = _check_int(batch_size, "fit: batch_size", 1)
+    epochs = as_int(epochs, "epochs", "fit", minimum=0)
+    batch_size = as_int(batch_size, "batch_size", "fit")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError(f"fit: validation must be a pair (x_val, y_val), got {validation!r}")
@@ -151,7 +143,7 @@ def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     probabilities: ``cnn_lib.losses.softmax(logits)`` turns them into probabilities, and
     ``logits.argmax(axis=1)`` gives the predicted classes.
     """
-    batch_size = _check_int(batch_size, "predict: batch_size", 1)
+    batch_size = as_int(batch_size, "batch_size", "predict")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"predict: expected x as a NumPy array, got {type(x).__name__}")
     outputs = [model.forward(x[i:j], training=False) for i, j in _batches(x.shape[0], batch_size)]
@@ -169,7 +161,7 @@ def evaluate(
     Returns (loss, accuracy), accuracy being the fraction of argmax(logits) == y.
     """
     _check_xy(x, y, "evaluate")
-    batch_size = _check_int(batch_size, "evaluate: batch_size", 1)
+    batch_size = as_int(batch_size, "batch_size", "evaluate")
     if x.shape[0] == 0:
         raise ValueError(f"evaluate: expected at least one example, got x of shape {x.shape}")
     loss = SoftmaxCrossEntropy() if loss is None else loss

@@ -7,4 +7,3 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
-

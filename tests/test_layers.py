@@ -149,8 +149,8 @@ def test_relu_does_not_write_into_its_argument(rng):
 @pytest.mark.parametrize(
     "make, error, words",
     [
-        (lambda: Conv2D(0, 4, 3), ValueError, "in_channels must be positive"),
-        (lambda: Conv2D(3, -1, 3), ValueError, "out_channels must be positive"),
+        (lambda: Conv2D(0, 4, 3), ValueError, "in_channels must be at least 1"),
+        (lambda: Conv2D(3, -1, 3), ValueError, "out_channels must be at least 1"),
         (lambda: Conv2D(3, 4, 0), ValueError, "kernel_size must be positive"),
         (lambda: Conv2D(3, 4, (3, 0)), ValueError, "kernel_size must be positive"),
         (lambda: Conv2D(3, 4, 2.5), TypeError, "kernel_size must be an int"),
@@ -164,8 +164,10 @@ def test_relu_does_not_write_into_its_argument(rng):
         (lambda: Dropout(1.0), ValueError, "p must be in [0, 1)"),
         (lambda: Dropout(-0.1), ValueError, "p must be in [0, 1)"),
         (lambda: Dropout("0.5"), TypeError, "p must be a number"),
-        (lambda: Dense(0, 3), ValueError, "in_features must be positive"),
-        (lambda: Dense(3, 0), ValueError, "out_features must be positive"),
+        (lambda: Dense(0, 3), ValueError, "in_features must be at least 1"),
+        (lambda: Dense(3, 0), ValueError, "out_features must be at least 1"),
+        (lambda: Conv2D((3, 3), 4, 3), TypeError, "in_channels must be an int"),
+        (lambda: Dense(4, True), TypeError, "out_features must be an int"),
     ],
 )
 def test_constructors_reject_bad_arguments(make, error, words):
