@@ -158,7 +158,7 @@ def _library_dirs() -> tuple[str, ...]:
 def _describe_error(error: BaseException) -> list[str]:
     """One line for the error, one for the reader's line that raised it (no paths, no addresses)."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    message = re.sub(r"0x[0-9a-fA-F]+", "0x...", message)
+    message = re.sub(r"0x[0-9a-fA-F]+", "(address)", message)
     if len(message) > 160:
         message = message[:157] + "..."
     lines = [f"it raised {type(error).__name__}" + (f": {message}" if message else "")]
@@ -210,8 +210,9 @@ def _what(value) -> str:
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
-    text = repr(value)
-    return text if len(text) <= 60 else f"a {type(value).__name__}"
+    if isinstance(value, numbers.Real):
+        return f"a {type(value).__name__} ({value:.6g})"
+    return f"a {type(value).__name__}"
 
 
 def _is_int(value) -> bool:
@@ -312,12 +313,17 @@ def _value_problem(name: str, kind: str, got, want) -> str | None:
 def _same(kind: str, a, b) -> bool:
     """Whether two outputs of one kind agree (for matching a mistake's output with the reader's)."""
     if kind in ("array", "mask"):
+        if not (
+            isinstance(a, (np.ndarray, np.generic)) and isinstance(b, (np.ndarray, np.generic))
+        ):
+            return False
+        a, b = np.asarray(a), np.asarray(b)
         return (
-            isinstance(a, np.ndarray)
-            and isinstance(b, np.ndarray)
-            and a.shape == b.shape
+            a.shape == b.shape
             and (a.dtype == bool) == (b.dtype == bool)
-            and bool(_close(np.asarray(a, float), np.asarray(b, float)).all())
+            and a.dtype.kind in "biuf"
+            and b.dtype.kind in "biuf"
+            and bool(_close(a.astype(float), b.astype(float)).all())
         )
     if kind == "int":
         return type(a) is type(b) and a == b
@@ -334,11 +340,12 @@ def _expected(exercise: Exercise, args: tuple, out) -> tuple:
     return _as_tuple(exercise, _call(exercise.reference, _copies(args)))
 
 
-def _check_case(exercise: Exercise, fn: Callable, case: Case) -> _Failure | None:
+def _check_case(exercise: Exercise, fn: Callable, case: Case) -> tuple[object, _Failure | None]:
     out, failure = _run(exercise, fn, case)
-    if failure is not None:
-        failure.out = out
-        return failure
+    return out, (failure if failure is not None else _judge_output(exercise, fn, case, out))
+
+
+def _judge_output(exercise: Exercise, fn: Callable, case: Case, out) -> _Failure | None:
     expected = _expected(exercise, case.args, out)
     problem = _structure(exercise, out, expected, case.args)
     if problem is not None:
@@ -364,41 +371,54 @@ def _check_case(exercise: Exercise, fn: Callable, case: Case) -> _Failure | None
 # Hints: which known mistake gives exactly what the reader's function gave
 
 
-def _explains(exercise: Exercise, mistake: Mistake, case: Case, failure: _Failure) -> bool:
+def _explains(exercise: Exercise, mistake: Mistake, case: Case, out, failure) -> bool:
+    """Whether the mistake gives what the reader's function gave on this case.
+
+    failure is None for a case the reader passed: then every output must agree.
+    """
+    kind = "pass" if failure is None else failure.kind
+    if kind in ("mutated", "not done"):
+        return False
     if mistake.explains is not None:
-        if failure.kind not in ("values", "structure", "property"):
+        if kind == "raised":
             return False
         try:
-            return bool(_call(lambda: mistake.explains(_copies(case.args), failure.out), ()))
+            return bool(_call(lambda: mistake.explains(_copies(case.args), out), ()))
         except Exception:
             return False
     try:
         theirs = _call(mistake.variant, _copies(case.args))
     except Exception as error:
-        mine = failure.error
-        return failure.kind == "raised" and type(mine) is type(error) and str(mine) == str(error)
-    if failure.kind == "raised":
+        mine = None if failure is None else failure.error
+        return kind == "raised" and type(mine) is type(error) and str(mine) == str(error)
+    if kind == "raised":
         return False
-    if failure.kind == "structure":
-        if len(exercise.outputs) > 1:
-            if not isinstance(failure.out, (tuple, list)) or len(failure.out) != len(theirs):
-                return False
-            return all(
-                _same(kind, a, b)
-                for (_, kind), a, b in zip(exercise.outputs, theirs, failure.out, strict=True)
-            )
-        return _same(exercise.outputs[0][1], theirs, failure.out)
-    if failure.kind != "values":
+    if kind == "values":
+        which = failure.wrong
+    elif len(exercise.outputs) > 1 and (
+        not isinstance(out, (tuple, list))
+        or not isinstance(theirs, (tuple, list))
+        or len(out) != len(theirs)
+    ):
         return False
-    theirs, mine = _as_tuple(exercise, theirs), _as_tuple(exercise, failure.out)
-    return all(_same(exercise.outputs[i][1], theirs[i], mine[i]) for i in failure.wrong)
+    else:
+        which = range(len(exercise.outputs))
+    theirs, mine = _as_tuple(exercise, theirs), _as_tuple(exercise, out)
+    return all(_same(exercise.outputs[i][1], theirs[i], mine[i]) for i in which)
 
 
-def _hint(exercise: Exercise, case: Case, failure: _Failure) -> str | None:
+def _hint(exercise: Exercise, runs: list, first: int) -> str | None:
+    """The known mistake that gives the reader's output on the first failing case and, of those,
+    on the most cases in all: one case alone can fit several mistakes (an int output size)."""
+    case, out, failure = runs[first]
+    best, best_score = None, 0
     for mistake in exercise.mistakes:
-        if _explains(exercise, mistake, case, failure):
-            return mistake.message
-    return None
+        if not _explains(exercise, mistake, case, out, failure):
+            continue
+        score = sum(_explains(exercise, mistake, c, o, f) for c, o, f in runs)
+        if score > best_score:
+            best, best_score = mistake, score
+    return None if best is None else best.message
 
 
 def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -498,14 +518,14 @@ def not_done(name: str) -> Verdict:
 def judge(exercise: Exercise, fn: Callable) -> Verdict:
     """Run ``fn`` on every case of ``exercise`` and write the verdict."""
     cases = exercise.cases()
-    failures = []
+    runs = []  # (case, the reader's output, failure or None)
     for case in cases:
-        failure = _check_case(exercise, fn, case)
+        out, failure = _check_case(exercise, fn, case)
         if failure is not None and failure.kind == "not done" and case is cases[0]:
             return not_done(exercise.name)
-        failures.append((case, failure))
-    passing = [case.label for case, failure in failures if failure is None]
-    failing = [(case, failure) for case, failure in failures if failure is not None]
+        runs.append((case, out, failure))
+    passing = [case.label for case, _, failure in runs if failure is None]
+    failing = [i for i, (_, _, failure) in enumerate(runs) if failure is not None]
     name = exercise.name
     if not failing:
         problem = _numeric_failure(exercise, fn, cases) if exercise.gradient else None
@@ -523,7 +543,7 @@ def judge(exercise: Exercise, fn: Callable) -> Verdict:
             return Verdict(True, "\n".join(lines))
         return Verdict(False, _fill(f"{name}: the cases pass, but {problem}."))
 
-    case, failure = failing[0]
+    case, _, failure = runs[failing[0]]
     lines = [_fill(f"{name}: not right yet. {len(passing)} of {len(cases)} cases pass.")]
     if passing:
         lines.append(_fill(f"Passes: {'; '.join(passing)}.", "  "))
@@ -535,10 +555,10 @@ def judge(exercise: Exercise, fn: Callable) -> Verdict:
     gradient_line = _gradient_line(exercise, case, failure)
     if gradient_line:
         lines.append(_fill(gradient_line, "    "))
-    hint = _hint(exercise, case, failure) if failure.kind != "mutated" else None
+    hint = _hint(exercise, runs, failing[0])
     if hint:
         lines.append(_fill(f"Likely mistake: {hint}", "    "))
     if len(failing) > 1:
-        others = [c.label for c, _ in failing[1:]]
+        others = [runs[i][0].label for i in failing[1:]]
         lines.append(_fill(f"Also failing: {'; '.join(others)}.", "  "))
     return Verdict(False, "\n".join(lines))

@@ -142,11 +142,10 @@ def _adam_cases():
         )
 
     w, dw = 0.1 * rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    zeros = np.zeros((3, 4))
     return [
         Case(
             "first step (step = 1, m = v = 0), default betas and eps",
-            (w, dw, zeros, zeros, 1, 1e-3),
+            (w, dw, np.zeros((3, 4)), np.zeros((3, 4)), 1, 1e-3),  # m, v: two arrays
         ),
         Case("step 10, moments from earlier steps", (*state((3, 4)), 10, 1e-2, 0.9, 0.999, 1e-8)),
         Case(

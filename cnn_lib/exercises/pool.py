@@ -26,11 +26,17 @@ def _stride(kernel_size, stride):
     return kernel_size if stride is None else stride
 
 
-def _windows(x, kernel_size, stride, ceil=False):
-    """Yield (n, c, i, j, rows, cols) for every window, in row-major order."""
+def _windows(x, kernel_size, stride, ceil=False, out_hw=None):
+    """Yield (n, c, i, j, rows, cols) for every window, in row-major order.
+
+    out_hw : how many windows to take, as a backward pass reads it from dy's shape; by default
+    as many as fit (or, with ceil, as many as start inside the input).
+    """
     s = _stride(kernel_size, stride)
     N, C, H, W = x.shape
-    if ceil:
+    if out_hw is not None:
+        Ho, Wo = out_hw
+    elif ceil:
         Ho, Wo = -(-(H - kernel_size) // s) + 1, -(-(W - kernel_size) // s) + 1
     else:
         Ho, Wo = (H - kernel_size) // s + 1, (W - kernel_size) // s + 1
@@ -160,7 +166,7 @@ def _maxpool_backward_reference(dy, x, kernel_size, stride=None):
 def _maxpool_backward_loops(dy, x, kernel_size, stride=None, *, rule="first", assign=False):
     """The loop-by-loop backward pass with one known mistake switched on (for the hints)."""
     dx = np.zeros_like(x)
-    for n, c, i, j, rows, cols in _windows(x, kernel_size, stride):
+    for n, c, i, j, rows, cols in _windows(x, kernel_size, stride, out_hw=dy.shape[2:]):
         window = x[n, c, rows, cols]
         ties = window == window.max()
         mask = np.zeros(window.shape)
@@ -250,7 +256,7 @@ def _avgpool_backward_reference(dy, x, kernel_size, stride=None):
 def _avgpool_backward_loops(dy, x, kernel_size, stride=None, *, divisor=None, assign=False):
     dx = np.zeros_like(x)
     divisor = kernel_size * kernel_size if divisor is None else divisor
-    for n, c, i, j, rows, cols in _windows(x, kernel_size, stride):
+    for n, c, i, j, rows, cols in _windows(x, kernel_size, stride, out_hw=dy.shape[2:]):
         if assign:
             dx[n, c, rows, cols] = dy[n, c, i, j] / divisor
         else:
