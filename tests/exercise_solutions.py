@@ -347,6 +347,21 @@ def _conv_backward_loops(dy, x, w, stride=1, padding=0, *, assign=False, crop=Tr
     return dxp, dw, db
 
 
+def _conv_backward_assign_in_nfij_loops(dy, x, w, stride=1, padding=0):
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    xp = _pad(x, padding)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(dy.shape[2]):
+                for j in range(dy.shape[3]):
+                    r, c = i * stride, j * stride
+                    dxp[n, :, r : r + kh, c : c + kw] = dy[n, f, i, j] * w[f]
+                    dw[f] += dy[n, f, i, j] * xp[n, :, r : r + kh, c : c + kw]
+    return dxp[:, :, padding : padding + H, padding : padding + W], dw, dy.sum(axis=(0, 2, 3))
+
+
 def _conv_backward_db_mean(dy, x, w, stride=1, padding=0):
     dx, dw, _ = conv2d_backward_vectorised(dy, x, w, stride, padding)
     return dx, dw, dy.mean(axis=(0, 2, 3))
@@ -363,6 +378,11 @@ WRONG["conv2d_backward"] = [
         lambda *a: _conv_backward_loops(*a, assign=True),
         "the gradients of overlapping windows must add up",
         "assigns each window's gradient instead of adding it",
+    ),
+    Wrong(
+        _conv_backward_assign_in_nfij_loops,
+        "the gradients of overlapping windows must add up",
+        "assigns in loops over (n, f, i, j): keeps the last window's and the last kernel's",
     ),
     Wrong(
         _conv_backward_fancy_index,

@@ -361,7 +361,10 @@ def _judge_output(exercise: Exercise, fn: Callable, case: Case, out) -> _Failure
     if lines:
         return _Failure("values", lines, out=out, wrong=tuple(wrong))
     if exercise.extra is not None:
-        problem = exercise.extra(fn, case, out)
+        try:
+            problem = _call(lambda: exercise.extra(fn, case, out), ())
+        except Exception as error:  # the extra check calls the reader's function again
+            return _Failure("raised", _describe_error(error), out=out, error=error)
         if problem is not None:
             return _Failure("property", [problem], out=out)
     return None
@@ -458,7 +461,10 @@ def _numeric_failure(exercise: Exercise, fn: Callable, cases: list[Case]) -> str
     for case in cases:
         if not case.numeric:
             continue
-        out = _as_tuple(exercise, _call(fn, _copies(case.args)))
+        try:
+            out = _as_tuple(exercise, _call(fn, _copies(case.args)))
+        except Exception as error:
+            return f"a second call on case {case.label!r} raised {type(error).__name__}"
         for (name, _), got, numeric in zip(
             exercise.outputs, out, _numeric(exercise, case), strict=True
         ):
@@ -510,7 +516,7 @@ def not_done(name: str) -> Verdict:
         False,
         _fill(
             f"{name}: not done yet. The function still raises NotImplementedError: write its "
-            "body, then run this cell again."
+            "body, run its cell, then run this check again."
         ),
     )
 

@@ -255,13 +255,24 @@ x_padded[n, c, i*s + di, j*s + dj] * w[f, c, di, dj]. Leave x, w and b unchanged
 # --------------------------------------------------------------------------------------------
 # conv2d_backward
 
+OVERLAP = (
+    "the gradients of overlapping windows must add up (+=); assigning (=) keeps only the last "
+    "window's"
+)
+
 
 def _conv_backward_reference(dy, x, w, stride=1, padding=0):
     return conv2d_backward_naive(dy, x, w, stride, padding)
 
 
-def _conv_backward_loops(dy, x, w, stride=1, padding=0, *, assign=False, flip=False, crop=True):
-    """The loop-by-loop backward pass with one known mistake switched on (for the hints)."""
+def _conv_backward_loops(
+    dy, x, w, stride=1, padding=0, *, assign=False, assign_each=False, flip=False, crop=True
+):
+    """The loop-by-loop backward pass with one known mistake switched on (for the hints).
+
+    assign: each window's gradient (summed over the F kernels) overwrites the previous ones;
+    assign_each: so does each kernel's, as in loops over (n, f, i, j) with = instead of +=.
+    """
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     _, _, Ho, Wo = dy.shape
@@ -274,7 +285,10 @@ def _conv_backward_loops(dy, x, w, stride=1, padding=0, *, assign=False, flip=Fa
                 rows = slice(i * stride, i * stride + kh)
                 cols = slice(j * stride, j * stride + kw)
                 contribution = np.tensordot(dy[n, :, i, j], kernel, axes=1)  # (C, kh, kw)
-                if assign:
+                if assign_each:
+                    f = dy.shape[1] - 1  # the loop over f leaves the last kernel's share
+                    dxp[n, :, rows, cols] = dy[n, f, i, j] * kernel[f]
+                elif assign:
                     dxp[n, :, rows, cols] = contribution
                 else:
                     dxp[n, :, rows, cols] += contribution
@@ -333,9 +347,12 @@ overlap, their contributions add up. Leave dy, x and w unchanged.""",
     gradient=_conv_gradient,
     mistakes=(
         Mistake(
-            "the gradients of overlapping windows must add up (+=); assigning (=) keeps only the "
-            "last window's",
+            OVERLAP,
             variant=lambda *a: _conv_backward_loops(*a, assign=True),
+        ),
+        Mistake(
+            OVERLAP + ", and the F kernels' contributions add up too",
+            variant=lambda *a: _conv_backward_loops(*a, assign_each=True),
         ),
         Mistake(
             "dx still includes the padding: cut P rows and columns from every side so that dx "
