@@ -480,6 +480,21 @@ def _maxpool_reshape(x, kernel_size, stride=None):
     return x.reshape(N, C, H // k, k, W // k, k).max(axis=(3, 5))
 
 
+def _maxpool_hw_unpacked(x, kernel_size, stride=None):
+    s = kernel_size if stride is None else stride
+    N, C, W, H = x.shape
+    H_out, W_out = (H - kernel_size) // s + 1, (W - kernel_size) // s + 1
+    y = np.zeros((N, C, H_out, W_out))
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    y[n, c, i, j] = np.max(
+                        x[n, c, i * s : i * s + kernel_size, j * s : j * s + kernel_size]
+                    )
+    return y
+
+
 RIGHT["maxpool2d_forward"] = [
     maxpool2d_forward,
     maxpool2d_forward_windows,
@@ -490,6 +505,7 @@ WRONG["maxpool2d_forward"] = [
     Wrong(_maxpool_ceil, "ceil mode", "keeps the partial windows at the edge"),
     Wrong(_maxpool_from_zero, "the running maximum starts at 0", "max initialised to 0"),
     Wrong(_maxpool_reshape, "reshaping into k x k blocks", "reshape trick, ignores the stride"),
+    Wrong(_maxpool_hw_unpacked, "H and W swapped", "N, C, W, H = x.shape"),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -242,7 +242,13 @@ def _structure(exercise: Exercise, out, expected: tuple, args: tuple) -> str | N
                 return f"{name} is {_what(got)}; expected a NumPy array of shape {want.shape}"
             if got.shape != want.shape:
                 like = _arg_with_shape(want.shape, exercise, args)
-                return f"{name} has shape {got.shape}; expected {want.shape}{like}"
+                swapped = (
+                    len(got.shape) == len(want.shape) >= 2
+                    and got.shape[:-2] == want.shape[:-2]
+                    and got.shape[-2:] == want.shape[-2:][::-1]
+                )
+                note = ": the last two axes are swapped (H and W mixed up?)" if swapped else ""
+                return f"{name} has shape {got.shape}; expected {want.shape}{like}{note}"
             if got.dtype != want.dtype:
                 return f"{name} has dtype {got.dtype}; expected {want.dtype}"
         elif kind == "int" and not _is_int(got):

@@ -111,6 +111,18 @@ def _maxpool_blocks(x, kernel_size, stride=None):
     return x[:, :, : Ho * k, : Wo * k].reshape(N, C, Ho, k, Wo, k).max(axis=(3, 5))
 
 
+def _maxpool_hw_unpacked(x, kernel_size, stride=None):
+    """N, C, W, H = x.shape: the output sizes swapped, windows cut short or empty."""
+    s, k = _stride(kernel_size, stride), kernel_size
+    N, C, W, H = x.shape
+    Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
+    y = np.zeros((N, C, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            y[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
+    return y
+
+
 MAXPOOL2D_FORWARD = Exercise(
     name="maxpool2d_forward",
     params="x, kernel_size, stride=None",
@@ -146,6 +158,10 @@ Leave x unchanged.""",
         Mistake(
             "H and W swapped: y is (N, C, H_out, W_out)",
             variant=lambda x, k, s=None: maxpool2d_forward_naive(x, k, s).transpose(0, 1, 3, 2),
+        ),
+        Mistake(
+            "H and W swapped: x is (N, C, H, W), so N, C, H, W = x.shape",
+            variant=_maxpool_hw_unpacked,
         ),
         Mistake(
             "reshaping into k x k blocks works only when the windows tile the input "
