@@ -184,6 +184,17 @@ def test_an_error_is_reported_with_the_line_that_raised_it(capsys):
     assert "Traceback" not in out
 
 
+def test_an_error_inside_the_library_points_at_the_readers_line(capsys):
+    from cnn_lib.naive import conv2d_forward_naive
+
+    def conv2d_forward(x, w, b, stride=1, padding=0):
+        return conv2d_forward_naive(x, w[:, :2], b, stride, padding)  # too few channels
+
+    passed, out = _verdict(capsys, "conv2d_forward", conv2d_forward)
+    assert "it raised ValueError" in out
+    assert "in the line: return conv2d_forward_naive(x, w[:, :2], b, stride, padding)" in out
+
+
 def test_not_implemented_in_a_later_case(capsys):
     def conv2d_forward(x, w, b, stride=1, padding=0):
         if padding:

@@ -3,8 +3,9 @@
 An `Exercise` is data: the signature, a case table, a reference function and a catalogue of known
 mistakes, each either a *variant* (a function that makes the mistake) or a predicate that
 recognises it. `judge` runs the reader's function on every case and writes the verdict. A mistake
-is named only when running its variant on the failing case gives the reader's very output, so a
-hint is a measured fact about that case, never a guess.
+is named only when running its variant on the first failing case gives the reader's very output
+(of the mistakes that do, the one that also agrees with the reader on the most cases), so a hint
+is a measured fact about the reader's function, never a guess from the size of the error.
 
 Every message is built from the cases (fixed seeds) and the outputs, never from addresses,
 timings or fresh random numbers: the verdict on a given function is the same on every run.
@@ -151,7 +152,7 @@ def _call(fn: Callable, args: tuple):
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     dirs = {os.path.dirname(np.__file__), paths["stdlib"], paths["purelib"], paths["platlib"]}
-    dirs.add(os.path.dirname(os.path.abspath(__file__)))
+    dirs.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # cnn_lib itself
     return tuple(sorted(d for d in dirs if d))
 
 
