@@ -10,6 +10,7 @@ Modules, one idea each:
     model      Sequential (save/load, summary) and reference_cnn, the book's model
     optim      SGD, Adam and a cosine learning-rate schedule
     train      fit, evaluate, predict; `python -m cnn_lib.train` trains from the terminal
+    exercises  check(name, fn): the checkers of the "Your turn" exercises
 """
 
 from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU

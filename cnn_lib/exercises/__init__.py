@@ -1,0 +1,56 @@
+"""Checkers for the "Your turn" exercises: the reader writes a function, one call judges it.
+
+    from cnn_lib.exercises import EXERCISES, check
+    print(EXERCISES["conv2d_forward"].stub)    # the signature, the docstring, NotImplementedError
+    check("conv2d_forward", conv2d_forward)    # prints a verdict, returns True or False
+
+`check` runs the function on a small table of cases (fixed seeds: random inputs and the edge
+cases where the usual mistakes show, such as non-square inputs, a stride with a remainder,
+padding, overlapping pools, ties, exact zeros, logits of 1e4, small gradients) and compares each
+result with a reference: `cnn_lib.naive`'s loops for convolution and pooling, the formulas for
+the rest. Backward passes are also compared with central differences of their forward pass.
+The verdict names the first failing case, the largest error and where it is, and the likely
+mistake when running that known mistake on the case gives exactly the reader's output.
+
+Arrays are NCHW and float64 in the checks; the notation is the book's: x input, y output, w
+weights, b bias, dy = dL/dy, dx, dw, db, z logits, t labels, p the dropout probability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import conv, layers, losses, optim, pool
+from ._runner import Case, Exercise, Mistake, judge
+
+EXERCISES: dict[str, Exercise] = {
+    **conv.EXERCISES,
+    **pool.EXERCISES,
+    **layers.EXERCISES,
+    **losses.EXERCISES,
+    **optim.EXERCISES,
+}
+
+
+def check(name: str, fn: Callable, verbose: bool = True) -> bool:
+    """Run the checker ``name`` on the reader's function ``fn``; True only if every case passes.
+
+    name : one of EXERCISES (e.g. "conv2d_backward"); fn : the reader's function, called
+    positionally with the signature ``EXERCISES[name].signature``. With ``verbose`` it prints
+    the verdict: what passed or, for the first failing case, its settings, the largest error
+    and where, and the likely mistake. The verdict is the same on every run.
+    Raises KeyError for an unknown name and TypeError when fn is not callable.
+    """
+    if name not in EXERCISES:
+        raise KeyError(
+            f"check: no exercise named {name!r}; the exercises are {', '.join(EXERCISES)}"
+        )
+    if not callable(fn):
+        raise TypeError(f"check: expected the function to check, got {type(fn).__name__}")
+    verdict = judge(EXERCISES[name], fn)
+    if verbose:
+        print(verdict.text)
+    return verdict.passed
+
+
+__all__ = ["EXERCISES", "Case", "Exercise", "Mistake", "check"]
