@@ -2,7 +2,9 @@
 
 Both follow PyTorch's definitions, so that a reader can compare numbers with it. Each takes the
 list that `Sequential.parameters()` returns, ``[(name, value, grad), ...]``, and updates every
-``value`` in place; the state an optimizer keeps (momentum, moment estimates) is keyed by name.
+``value`` in place; the state an optimizer keeps (momentum, moment estimates, Adam's step count)
+is kept per parameter and keyed by name, so that a parameter which joins later (a layer unfrozen
+after some steps) starts its own state from scratch, as in PyTorch.
 
     optimizer = Adam(lr=1e-3)
     loss.forward(model.forward(x, training=True), y)
@@ -34,12 +36,13 @@ def _check_number(value, name: str, owner: str, low: float, high: float, closed:
 
 
 class Optimizer:
-    """Shared bookkeeping: the learning rate, per-parameter state, and the step count ``t``."""
+    """Shared bookkeeping: the learning rate, per-parameter state, and ``t``, the number of calls
+    to `step` (each parameter's own count, where an update needs one, lives in its state)."""
 
     def __init__(self, lr: float) -> None:
         self.lr = lr
-        self.state: dict[str, dict[str, np.ndarray]] = {}
-        self.t = 0  # number of steps taken
+        self.state: dict[str, dict] = {}
+        self.t = 0  # number of calls to step()
 
     @property
     def name(self) -> str:
@@ -119,6 +122,10 @@ class Adam(Optimizer):
     v = beta2 * v + (1 - beta2) * g**2
     m_hat = m / (1 - beta1**t),  v_hat = v / (1 - beta2**t)   (bias correction, t = 1, 2, ...)
     w = w - lr * m_hat / (sqrt(v_hat) + eps)
+
+    ``t`` counts the steps of this parameter, not of the optimizer: m and v of a parameter that
+    joins late start at zero, so its first step needs the first step's correction, t = 1
+    (PyTorch's ``torch.optim.Adam`` keeps the same count per parameter).
     """
 
     def __init__(
@@ -152,13 +159,15 @@ class Adam(Optimizer):
         if "m" not in state:
             state["m"] = np.zeros_like(w)
             state["v"] = np.zeros_like(w)
-        m, v = state["m"], state["v"]
+            state["t"] = 0
+        state["t"] += 1
+        m, v, t = state["m"], state["v"], state["t"]
         m *= beta1
         m += (1 - beta1) * g
         v *= beta2
         v += (1 - beta2) * np.square(g)
-        m_hat = m / (1 - beta1**self.t)
-        v_hat = v / (1 - beta2**self.t)
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
         w -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(w.dtype, copy=False)
 
 
