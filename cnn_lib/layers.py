@@ -2,9 +2,13 @@
 
 NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx and fills ``grads``
 (same keys and shapes as ``params``); it never changes a parameter: an optimizer does that.
+An empty batch (N = 0) gives empty outputs of the right shape and zero parameter gradients, as
+in PyTorch.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -210,7 +214,8 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"{self.name}: expected input of shape (N, ...), got {x.shape}")
         self._x_shape = x.shape
-        y = x.reshape(x.shape[0], -1)
+        # The feature count spelled out, not -1: NumPy cannot infer -1 for an empty batch (N = 0).
+        y = x.reshape(x.shape[0], math.prod(x.shape[1:]))
         self._out_shape = y.shape
         return y
 

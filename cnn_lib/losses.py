@@ -26,6 +26,11 @@ class SoftmaxCrossEntropy:
 
     forward(logits (N, K), labels (N,)) -> float, the mean of -log softmax(logits)[n, labels[n]].
     backward() -> dlogits (N, K) = (softmax(logits) - onehot(labels)) / N.
+
+    Raises TypeError for logits that are not floating point or labels that are not integers, and
+    ValueError for mismatched shapes, labels outside [0, K - 1], and an empty batch (N = 0): the
+    mean of no losses is undefined. PyTorch returns nan there; cnn_lib refuses, because a nan
+    would silently spoil every running mean it is added to (an epoch's loss, say).
     """
 
     name = "SoftmaxCrossEntropy"
@@ -50,7 +55,12 @@ class SoftmaxCrossEntropy:
                 f"{self.name}: expected labels of shape ({logits.shape[0]},) to match logits "
                 f"{logits.shape}, got {labels.shape}"
             )
-        K = logits.shape[1]
+        N, K = logits.shape
+        if N == 0 or K == 0:
+            raise ValueError(
+                f"{self.name}: expected at least one example and one class, got logits of shape "
+                f"{logits.shape}{' (the mean over an empty batch is undefined)' if N == 0 else ''}"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= K):
             bad = labels[(labels < 0) | (labels >= K)][0]
             raise ValueError(

@@ -143,6 +143,45 @@ def test_relu_does_not_write_into_its_argument(rng):
     np.testing.assert_array_equal(dy, dy_copy)
 
 
+# ----- an empty batch ------------------------------------------------------------------------
+
+EMPTY_BATCH_CASES = [
+    pytest.param(lambda rng: Conv2D(2, 3, 3, rng=rng), (2, 5, 5), id="conv"),
+    pytest.param(
+        lambda rng: Conv2D(2, 3, (3, 2), stride=2, padding=1, rng=rng),
+        (2, 6, 5),
+        id="conv-stride-padding",
+    ),
+    pytest.param(lambda rng: Conv2D(2, 3, 3, padding="same", rng=rng), (2, 4, 4), id="conv-same"),
+    pytest.param(lambda rng: MaxPool2D(2), (2, 4, 4), id="maxpool"),
+    pytest.param(lambda rng: MaxPool2D(3, stride=1), (2, 5, 4), id="maxpool-overlapping"),
+    pytest.param(lambda rng: AvgPool2D((2, 3), stride=(1, 2)), (2, 4, 7), id="avgpool"),
+    pytest.param(lambda rng: Flatten(), (2, 3, 4), id="flatten"),
+    pytest.param(lambda rng: Flatten(), (5,), id="flatten-2d"),
+    pytest.param(lambda rng: ReLU(), (2, 3), id="relu"),
+    pytest.param(lambda rng: Dropout(0.5, rng=rng), (4,), id="dropout"),
+    pytest.param(lambda rng: Dense(4, 3, rng=rng), (4,), id="dense"),
+]
+
+
+@pytest.mark.parametrize("make, example_shape", EMPTY_BATCH_CASES)
+@pytest.mark.parametrize("training", [False, True])
+def test_empty_batch_gives_empty_outputs_of_the_right_shape(make, example_shape, training, rng):
+    """N = 0 gives what N = 2 gives, less the examples: outputs (0, ...) shaped like the others,
+    dx (0, ...) shaped like the input, and zero parameter gradients, as in PyTorch."""
+    layer = make(rng)
+    full = layer.forward(np.ones((2, *example_shape), np.float32), training=training)
+    x = np.zeros((0, *example_shape), np.float32)
+    y = layer.forward(x, training=training)
+    assert y.shape == (0, *full.shape[1:]) == layer.output_shape(x.shape)
+    assert y.dtype == np.float32
+    dx = layer.backward(np.zeros(y.shape, np.float32))
+    assert dx.shape == x.shape and dx.dtype == np.float32
+    assert layer.grads.keys() == layer.params.keys()
+    for key, value in layer.params.items():
+        np.testing.assert_array_equal(layer.grads[key], np.zeros_like(value))
+
+
 # ----- bad input ---------------------------------------------------------------------------
 
 

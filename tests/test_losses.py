@@ -73,6 +73,19 @@ def test_backward_leaves_no_trace_on_inputs(rng):
         (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, r"labels of shape \(2,\)"),
         (np.zeros(3), np.array([0]), ValueError, r"logits of shape \(N, K\)"),
         (np.zeros((2, 3), dtype=int), np.array([0, 1]), TypeError, "float array"),
+        (
+            np.zeros((0, 3)),
+            np.zeros(0, int),
+            ValueError,
+            r"at least one example and one class, got logits of shape \(0, 3\) \(the mean "
+            "over an empty batch is undefined\\)",
+        ),
+        (
+            np.zeros((2, 0)),
+            np.zeros(2, int),
+            ValueError,
+            r"one class, got logits of shape \(2, 0\)$",
+        ),
     ],
 )
 def test_bad_input_is_rejected(logits, labels, error, words):

@@ -111,6 +111,17 @@ def test_reference_cnn_shapes_and_size():
     assert all(p.value.dtype == np.float32 for p in model.parameters())
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_reference_cnn_forward_and_backward_of_an_empty_batch(training):
+    model = reference_cnn(rng=np.random.default_rng(0))
+    logits = model.forward(np.zeros((0, 1, 28, 28), np.float32), training=training)
+    assert logits.shape == (0, 10) and logits.dtype == np.float32
+    dx = model.backward(np.zeros((0, 10), np.float32))
+    assert dx.shape == (0, 1, 28, 28)
+    for p in model.parameters():
+        np.testing.assert_array_equal(p.grad, np.zeros_like(p.value), err_msg=p.name)
+
+
 def test_reference_cnn_is_fixed_by_its_seed():
     a = reference_cnn(rng=np.random.default_rng(7))
     b = reference_cnn(rng=np.random.default_rng(7))

@@ -218,6 +218,11 @@ def test_predict_never_sends_more_than_a_batch():
     assert [len(b) for b in spy.seen[3:]] == [6, 5]
 
 
+def test_predict_of_no_examples_is_the_models_empty_output():
+    logits = predict(bar_model(0), np.zeros((0, 1, 8, 8), np.float32), batch_size=4)
+    assert logits.shape == (0, 2) and logits.dtype == np.float32
+
+
 def test_predict_and_evaluate_reject_bad_arguments():
     spy = Spy()
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
