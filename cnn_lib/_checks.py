@@ -73,6 +73,15 @@ def check_array(x, owner: str, what: str = "input") -> np.ndarray:
 
 def check_dtype(x: np.ndarray, dtype: np.dtype, owner: str) -> None:
     """Layers with parameters compute in their parameters' dtype and do not convert silently."""
+    if x.dtype != dtype and not x.dtype.isnative:
+        # float32 in the other byte order (from a file, say) is not np.float32, and building the
+        # layer "with dtype=np.float32" would not help: the byte order is what must change.
+        order = {">": "big-endian", "<": "little-endian"}[x.dtype.byteorder]
+        raise TypeError(
+            f"{owner}: the input is {x.dtype.name} in {order} byte order (dtype {x.dtype.str}); "
+            f"the layer computes in {np.dtype(dtype).name} in this machine's native byte order: "
+            f"convert it with x.astype(np.{np.dtype(dtype).name})"
+        )
     if x.dtype != dtype:
         raise TypeError(
             f"{owner}: parameters are {np.dtype(dtype).name} but the input is {x.dtype}; "

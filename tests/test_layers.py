@@ -262,6 +262,28 @@ def test_forward_rejects_bad_input(layer, x, error, words):
 
 
 @pytest.mark.parametrize(
+    "make, shape", [(lambda: Conv2D(2, 3, 3), (1, 2, 5, 5)), (lambda: Dense(4, 3), (2, 4))]
+)
+@pytest.mark.parametrize("kind", [np.float32, np.float64])
+def test_input_in_the_other_byte_order_gets_advice_that_works(make, shape, kind, rng):
+    """float32 read from a big-endian file (on a little-endian machine): the advice is to convert
+    x, not to rebuild the layer (it already computes in float32), and following it works."""
+    swapped = np.dtype(kind).newbyteorder("S")  # the byte order that this machine does not use
+    order = "big-endian" if swapped.byteorder == ">" else "little-endian"
+    layer = make()
+    x = rng.standard_normal(shape).astype(swapped)
+    with pytest.raises(TypeError) as error:
+        layer.forward(x)
+    message = str(error.value)
+    assert f"{order} byte order (dtype {swapped.str})" in message
+    assert message.endswith("convert it with x.astype(np.float32)")
+    assert "build the layer" not in message
+    np.testing.assert_array_equal(
+        layer.forward(x.astype(np.float32)), layer.forward(x.astype("=f4"))
+    )
+
+
+@pytest.mark.parametrize(
     "layer, shape",
     [
         (Conv2D(2, 3, 3), (1, 2, 5, 5)),
