@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_floats
+
+
+def _logits(z, owner: str) -> np.ndarray:
+    """z as floating point logits of shape (..., K), K >= 1: integers in float64, where
+    ``z - max`` cannot wrap around (in uint8, 1 - 3 is 254)."""
+    z = as_floats(z, owner, "logits z")
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(f"{owner}: expected logits z of shape (..., K) with K >= 1, got {z.shape}")
+    return z
+
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """log(softmax(z)) along the last axis, computed as z - max - log(sum(exp(z - max))).
 
     Subtracting the maximum changes nothing mathematically and keeps every exponent <= 0, so
     exp never overflows; the largest term is exp(0) = 1, so the sum never underflows to 0.
-    z : (..., K) -> (..., K)
+    z : (..., K) -> (..., K), in z's floating point dtype; integer z is computed in float64.
+    Raises ValueError for K = 0 and TypeError for complex numbers, text or objects.
     """
+    z = _logits(z, "log_softmax")
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Probabilities along the last axis, without overflow. z : (..., K) -> (..., K)."""
-    return np.exp(log_softmax(z))
+    """Probabilities along the last axis, without overflow. z : (..., K) -> (..., K).
+
+    Integer z is computed in float64; errors as in `log_softmax`.
+    """
+    return np.exp(log_softmax(_logits(z, "softmax")))
 
 
 class SoftmaxCrossEntropy:

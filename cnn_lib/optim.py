@@ -35,6 +35,14 @@ def _check_number(value, name: str, owner: str, low: float, high: float, closed:
     return float(value)
 
 
+def _is_float_array(a) -> bool:
+    return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _describe(a) -> str:
+    return f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+
+
 class Optimizer:
     """Shared bookkeeping: the learning rate, per-parameter state, and ``t``, the number of calls
     to `step` (each parameter's own count, where an update needs one, lives in its state)."""
@@ -60,8 +68,12 @@ class Optimizer:
     def step(self, parameters: Parameters) -> None:
         """Update every parameter in place from its gradient.
 
-        parameters : iterable of (name, value, grad), value and grad arrays of the same shape;
-        usually ``model.parameters()`` right after ``model.backward(...)``.
+        parameters : iterable of (name, value, grad), value and grad floating point arrays of the
+        same shape; usually ``model.parameters()`` right after ``model.backward(...)``.
+        Raises RuntimeError for a missing gradient, TypeError for an array that is not floating
+        point (an integer parameter cannot take a fractional step; an integer gradient would
+        wrap around when squared), ValueError for a gradient of the wrong shape; nothing is
+        changed then.
         """
         checked = []
         for name, value, grad in parameters:
@@ -69,6 +81,11 @@ class Optimizer:
                 raise RuntimeError(
                     f"{self.name}: parameter {name!r} has no gradient; "
                     "call backward() before step()"
+                )
+            if not (_is_float_array(value) and _is_float_array(grad)):
+                raise TypeError(
+                    f"{self.name}: parameter {name!r} and its gradient must be floating point "
+                    f"arrays, got {_describe(value)} and {_describe(grad)}"
                 )
             if grad.shape != value.shape:
                 raise ValueError(

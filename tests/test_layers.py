@@ -303,3 +303,22 @@ def test_backward_rejects_misuse(layer, shape):
     expected = re.escape(f"{layer.name}: expected dy of shape {tuple(y.shape)}")
     with pytest.raises(ValueError, match=expected):
         layer.backward(wrong)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (Conv2D(2, 3, 3), (1, 2, 5, 5)),
+        (MaxPool2D(2), (1, 2, 4, 4)),
+        (AvgPool2D(2), (1, 2, 4, 4)),
+        (Dense(4, 3), (2, 4)),
+        (ReLU(), (2, 4)),
+        (Flatten(), (2, 3, 4)),
+        (Dropout(0.5), (2, 4)),
+    ],
+)
+def test_backward_refuses_an_integer_gradient(layer, shape):
+    """An average pool would send int(0.25 * dy) = 0 back, a uint8 sum would wrap around."""
+    y = layer.forward(_f32(*shape), training=True)
+    with pytest.raises(TypeError, match=f"{layer.name}: expected a floating point gradient dy"):
+        layer.backward(np.ones(y.shape, np.int64))

@@ -188,3 +188,23 @@ def test_same_steps_as_pytorch_with_a_parameter_that_joins_late(ours, theirs, rn
         topt.step()
         np.testing.assert_allclose(a, ta.detach().numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(b, tb.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "value, grad, got",
+    [
+        (np.zeros(2, np.int64), np.ones(2), "dtype int64 and dtype float64"),
+        (np.zeros(2), np.full(2, 20, np.uint8), "dtype float64 and dtype uint8"),  # 20**2 wraps
+        (np.zeros(2), [1.0, 1.0], "dtype float64 and list"),
+    ],
+)
+def test_step_refuses_arrays_that_are_not_floating_point(value, grad, got):
+    """An integer parameter cannot take a fractional step; an integer gradient's square wraps."""
+    kept = np.zeros(2)
+    for opt in (SGD(0.1), Adam()):
+        with pytest.raises(TypeError, match="'1.W' and its gradient must be floating point "):
+            opt.step([("0.W", kept, np.ones(2)), ("1.W", value, grad)])
+        with pytest.raises(TypeError, match=got):
+            opt.step([("1.W", value, grad)])
+        np.testing.assert_array_equal(kept, [0.0, 0.0])  # nothing changed
+        assert opt.state == {}
