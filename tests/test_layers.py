@@ -322,3 +322,27 @@ def test_backward_refuses_an_integer_gradient(layer, shape):
     y = layer.forward(_f32(*shape), training=True)
     with pytest.raises(TypeError, match=f"{layer.name}: expected a floating point gradient dy"):
         layer.backward(np.ones(y.shape, np.int64))
+
+
+# ----- astype: a copy in another dtype --------------------------------------------------------
+
+
+def test_astype_gives_a_float64_copy_and_leaves_the_layer_alone(rng):
+    layer = Conv2D(2, 3, 3, padding=1, rng=rng)
+    x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    y = layer.forward(x)
+    layer.backward(np.ones_like(y))
+    twin = layer.astype(np.float64)
+    assert twin is not layer and twin.dtype == np.float64 and layer.dtype == np.float32
+    for key, value in layer.params.items():
+        assert value.dtype == np.float32 and twin.params[key].dtype == np.float64
+        assert twin.grads[key].dtype == np.float64
+        np.testing.assert_array_equal(twin.params[key], value)  # float32 -> float64 is exact
+    y64 = twin.forward(x.astype(np.float64))
+    assert y64.dtype == np.float64
+    np.testing.assert_allclose(y64, y, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="parameters are float32 but the input is float64"):
+        layer.forward(x.astype(np.float64))  # the original still computes in float32
+    assert ReLU().astype(np.float16).dtype is None  # no parameters: the input's dtype
+    with pytest.raises(TypeError, match="Dense: dtype must be a floating point type, got int32"):
+        Dense(2, 2).astype(np.int32)
