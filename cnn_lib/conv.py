@@ -4,12 +4,17 @@ PyTorch's convention: cross-correlation (no kernel flip), NCHW arrays, weights (
 Internally the windows are gathered from a channels-last copy of the input, so that each row of
 the window matrix is ``kh * kw`` runs of ``C`` contiguous numbers; the matrix multiply then does
 all the arithmetic.
+
+The functions that compute (`conv2d_forward`, `conv2d_backward`, `col2im`) take floating point
+arrays and raise TypeError for others; the copies (`pad_channels_last`, `im2col`) take any dtype.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from . import _checks as chk
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -52,6 +57,7 @@ def col2im(
     dcols : (N, H_out, W_out, kh, kw, C) -> dxp : (N, Hp, Wp, C). One vectorised add per kernel
     offset (kh * kw in all), each covering every window at once; overlapping windows add up.
     """
+    chk.check_floats("col2im", dcols=dcols)
     sh, sw = stride
     N, Ho, Wo = dcols.shape[:3]
     dxp = np.zeros(padded_shape, dtype=dcols.dtype)
@@ -75,6 +81,7 @@ def conv2d_forward(
     x : (N, C, H, W), W : (F, C, kh, kw), b : (F,)
     Returns y : (N, F, H_out, W_out) and the cache that `conv2d_backward` needs.
     """
+    chk.check_floats("conv2d_forward", x=x, W=W, b=b)
     N, C, H, Wd = x.shape
     F, _, kh, kw = W.shape
     xp = pad_channels_last(x, pads)  # (N, Hp, Wp, C)
@@ -94,6 +101,7 @@ def conv2d_backward(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarra
 
     dy : (N, F, H_out, W_out) -> dx : (N, C, H, W), dW : (F, C, kh, kw), db : (F,)
     """
+    chk.check_floats("conv2d_backward", dy=dy)
     x_shape, padded_shape, cols, W_mat, W_shape, stride, pads = cache
     N, C, H, Wd = x_shape
     F, _, kh, kw = W_shape

@@ -2,9 +2,14 @@
 
 NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx and fills ``grads``
 (same keys and shapes as ``params``); it never changes a parameter: an optimizer does that.
+An empty batch (N = 0) gives empty outputs of the right shape and zero parameter gradients, as
+in PyTorch.
 """
 
 from __future__ import annotations
+
+import copy
+import math
 
 import numpy as np
 
@@ -15,6 +20,10 @@ from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, max
 
 class Layer:
     """Base class: parameters, their gradients, and what forward keeps for backward."""
+
+    # The parameters' dtype, which the input must match, in layers that have parameters; None in
+    # the others, which compute in their input's dtype.
+    dtype: np.dtype | None = None
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -37,6 +46,22 @@ class Layer:
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training=training)
+
+    def astype(self, dtype) -> Layer:
+        """A deep copy of this layer that computes in ``dtype``, a floating point type.
+
+        Parameters and gradients are converted; the layer itself is unchanged. `gradcheck`
+        uses it to check a float32 layer in float64. Raises TypeError for other dtypes.
+        """
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"{self.name}: dtype must be a floating point type, got {dtype}")
+        twin = copy.deepcopy(self)
+        twin.params = {key: value.astype(dtype) for key, value in self.params.items()}
+        twin.grads = {key: value.astype(dtype) for key, value in self.grads.items()}
+        if twin.dtype is not None:
+            twin.dtype = dtype
+        return twin
 
     def _check_dy(self, dy: np.ndarray) -> np.ndarray:
         return chk.check_grad_shape(dy, self._out_shape, self.name)
@@ -210,7 +235,8 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"{self.name}: expected input of shape (N, ...), got {x.shape}")
         self._x_shape = x.shape
-        y = x.reshape(x.shape[0], -1)
+        # The feature count spelled out, not -1: NumPy cannot infer -1 for an empty batch (N = 0).
+        y = x.reshape(x.shape[0], math.prod(x.shape[1:]))
         self._out_shape = y.shape
         return y
 

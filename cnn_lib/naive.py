@@ -2,12 +2,21 @@
 
 Slow on purpose. They are the "before" picture in the book and the reference the fast layers are
 tested against. Arguments follow the fast functions: ``stride`` an int or (sh, sw); ``padding``
-an int, (ph, pw), or (top, bottom, left, right).
+an int, (ph, pw), or (top, bottom, left, right). Integer (or boolean) arrays are computed in
+float64, as np.mean computes them, so that a small example can be typed as whole numbers;
+complex numbers, text and objects raise TypeError.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._checks import as_floats
+
+
+def _float(a) -> np.ndarray:
+    """``a`` in floating point: integers in float64, where no sum wraps around."""
+    return as_floats(a, "cnn_lib.naive", "arrays")
 
 
 def _pair(v) -> tuple[int, int]:
@@ -29,6 +38,7 @@ def _pad(x: np.ndarray, pads) -> np.ndarray:
 
 def conv2d_forward_naive(x, W, b, stride=1, padding=0):
     """x : (N, C, H, W), W : (F, C, kh, kw), b : (F,) -> y : (N, F, H_out, W_out)."""
+    x, W, b = _float(x), _float(W), _float(b)
     (sh, sw), pads = _pair(stride), _pads(padding)
     xp = _pad(x, pads)
     N, C, Hp, Wp = xp.shape
@@ -50,6 +60,7 @@ def conv2d_backward_naive(dy, x, W, stride=1, padding=0):
     Each output y[n, f, i, j] = sum(window * W[f]) + b[f] sends dy[n, f, i, j] * W[f] back to its
     window and dy[n, f, i, j] * window to W[f].
     """
+    dy, x, W = _float(dy), _float(x), _float(W)
     (sh, sw), pads = _pair(stride), _pads(padding)
     xp = _pad(x, pads)
     N, C, H, Wd = x.shape
@@ -91,6 +102,7 @@ def _pool_out_shape(x, kernel_size, stride):
 
 def maxpool2d_forward_naive(x, kernel_size, stride=None):
     """x : (N, C, H, W) -> y : (N, C, H_out, W_out), the maximum of each window."""
+    x = _float(x)
     y = np.zeros(_pool_out_shape(x, kernel_size, stride), dtype=x.dtype)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         y[n, c, i, j] = np.max(x[n, c, rows, cols])
@@ -102,6 +114,7 @@ def maxpool2d_backward_naive(dy, x, kernel_size, stride=None):
 
     Each window's gradient goes to its first maximum in row-major order (np.argmax's choice).
     """
+    dy, x = _float(dy), _float(x)
     dx = np.zeros_like(x)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         window = x[n, c, rows, cols]
@@ -112,6 +125,7 @@ def maxpool2d_backward_naive(dy, x, kernel_size, stride=None):
 
 def avgpool2d_forward_naive(x, kernel_size, stride=None):
     """x : (N, C, H, W) -> y : (N, C, H_out, W_out), the mean of each window."""
+    x = _float(x)
     y = np.zeros(_pool_out_shape(x, kernel_size, stride), dtype=x.dtype)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         y[n, c, i, j] = np.mean(x[n, c, rows, cols])
@@ -120,6 +134,7 @@ def avgpool2d_forward_naive(x, kernel_size, stride=None):
 
 def avgpool2d_backward_naive(dy, x, kernel_size, stride=None):
     """dy : (N, C, H_out, W_out) -> dx : (N, C, H, W); each input of a window gets dy / (kh*kw)."""
+    dy, x = _float(dy), _float(x)
     (kh, kw) = _pair(kernel_size)
     dx = np.zeros_like(x)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):

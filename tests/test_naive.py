@@ -1,6 +1,7 @@
 """The loop-by-loop references against small cases worked out by hand, and numerical gradients."""
 
 import numpy as np
+import pytest
 
 from cnn_lib import naive
 from cnn_lib.gradcheck import numerical_gradient
@@ -55,3 +56,37 @@ def test_pool_backward_naive_matches_numerical_gradient(rng):
         g = rng.standard_normal(forward(x, 3, 1).shape)
         numeric = numerical_gradient(lambda f=forward, g=g: np.sum(f(x, 3, 1) * g), x)
         np.testing.assert_allclose(backward(g, x, 3, 1), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_integer_arrays_are_computed_in_float64_without_wrapping_around():
+    """uint8 images and kernels, typed as whole numbers: every product and sum would wrap at 256
+    in uint8 (and a mean of 1.75 would round); the references compute in float64 instead."""
+    x = (np.arange(32, dtype=np.uint8) * 8).reshape(1, 2, 4, 4)  # up to 248
+    W = np.full((1, 2, 3, 3), 2, dtype=np.uint8)
+    b = np.array([7], dtype=np.uint8)
+    dy = np.full((1, 1, 2, 2), 3, dtype=np.uint8)
+    as_float = {name: a.astype(np.float64) for name, a in {"x": x, "W": W, "b": b}.items()}
+    y = naive.conv2d_forward_naive(x, W, b)
+    assert y.dtype == np.float64 and y.max() > 255
+    np.testing.assert_array_equal(y, naive.conv2d_forward_naive(**as_float))
+    for got, want in zip(
+        naive.conv2d_backward_naive(dy, x, W),
+        naive.conv2d_backward_naive(dy.astype(float), as_float["x"], as_float["W"]),
+        strict=True,
+    ):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
+    xp = x[:, :1].astype(np.int64) - 100  # negative integers too
+    for forward, backward in [
+        (naive.maxpool2d_forward_naive, naive.maxpool2d_backward_naive),
+        (naive.avgpool2d_forward_naive, naive.avgpool2d_backward_naive),
+    ]:
+        np.testing.assert_array_equal(forward(xp, 2), forward(xp.astype(float), 2))
+        g = np.array([[[[1, 2], [3, 4]]]])
+        np.testing.assert_array_equal(backward(g, xp, 2), backward(g * 1.0, xp * 1.0, 2))
+    assert naive.avgpool2d_forward_naive(np.array([[[[0, 1], [2, 4]]]]), 2)[0, 0, 0, 0] == 1.75
+
+
+def test_complex_numbers_are_refused():
+    with pytest.raises(TypeError, match="expected arrays as real numbers .* got dtype complex128"):
+        naive.maxpool2d_forward_naive(np.ones((1, 1, 2, 2), complex), 2)
