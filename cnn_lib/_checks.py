@@ -72,7 +72,7 @@ def check_array(x, owner: str, what: str = "input") -> np.ndarray:
 
 
 def check_floats(owner: str, **arrays) -> None:
-    """Refuse any of ``arrays`` (given by name: ``x=x, W=W``) that is not a floating point array.
+    """Refuse any of ``arrays`` (given by name: ``x=x, w=w``) that is not a floating point array.
 
     For the fast arithmetic behind the layers: it computes in the dtype it is given and converts
     nothing, so an integer array would round (a mean of 0) or wrap around (uint8 sums).

@@ -83,7 +83,7 @@ def gradient_errors(
     """Relative error of the layer's analytic gradients against numerical ones, in float64.
 
     layer : a Layer; x : a floating point input of the shape the layer takes.
-    Returns {"x": error of dx, "W": error of grads["W"], ...}: one entry for the input and one
+    Returns {"x": error of dx, "w": error of grads["w"], ...}: one entry for the input and one
     per parameter. The check runs on float64 copies, ``layer.astype(np.float64)`` and x, so a
     float32 layer is checked for its formulas, not for float32's rounding (see the module's
     docstring). The layer itself is left untouched: every evaluation runs on a fresh copy, so a

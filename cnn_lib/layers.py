@@ -77,7 +77,7 @@ class Conv2D(Layer):
 
     x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out), with
     H_out = floor((H + 2 * padding - kh) / stride) + 1 (and likewise W_out).
-    params["W"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
+    params["w"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
     """
 
     def __init__(
@@ -103,7 +103,7 @@ class Conv2D(Layer):
         rng = np.random.default_rng() if rng is None else rng
         kh, kw = self.kernel_size
         fan_in = self.in_channels * kh * kw
-        self.params["W"] = _he_normal(
+        self.params["w"] = _he_normal(
             rng, (self.out_channels, self.in_channels, kh, kw), fan_in, self.dtype
         )
         self.params["b"] = np.zeros(self.out_channels, dtype=self.dtype)
@@ -147,7 +147,7 @@ class Conv2D(Layer):
         # the allocator can hand the same pages back instead of faulting in fresh ones.
         self._cache = None
         y, self._cache = conv2d_forward(
-            x, self.params["W"], self.params["b"], self.stride, self.pads
+            x, self.params["w"], self.params["b"], self.stride, self.pads
         )
         self._out_shape = y.shape
         return y
@@ -155,7 +155,7 @@ class Conv2D(Layer):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy : (N, out_channels, H_out, W_out) -> dx : (N, in_channels, H, W); fills grads."""
         dy = self._check_dy(dy).astype(self.dtype, copy=False)
-        dx, self.grads["W"], self.grads["b"] = conv2d_backward(dy, self._cache)
+        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dy, self._cache)
         return dx
 
 
@@ -296,10 +296,10 @@ class Dropout(Layer):
 
 
 class Dense(Layer):
-    """Fully connected layer: y = x @ W + b.
+    """Fully connected layer: y = x @ w + b.
 
     x : (N, in_features) -> y : (N, out_features)
-    params["W"] : (in_features, out_features), params["b"] : (out_features,)
+    params["w"] : (in_features, out_features), params["b"] : (out_features,)
     """
 
     def __init__(
@@ -316,7 +316,7 @@ class Dense(Layer):
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"{self.name}: dtype must be a floating point type, got {self.dtype}")
         rng = np.random.default_rng() if rng is None else rng
-        self.params["W"] = _he_normal(
+        self.params["w"] = _he_normal(
             rng, (self.in_features, self.out_features), self.in_features, self.dtype
         )
         self.params["b"] = np.zeros(self.out_features, dtype=self.dtype)
@@ -336,13 +336,13 @@ class Dense(Layer):
             )
         chk.check_dtype(x, self.dtype, self.name)
         self._x = x
-        y = x @ self.params["W"] + self.params["b"]
+        y = x @ self.params["w"] + self.params["b"]
         self._out_shape = y.shape
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy : (N, out_features) -> dx : (N, in_features); fills grads."""
         dy = self._check_dy(dy).astype(self.dtype, copy=False)
-        self.grads["W"] = self._x.T @ dy
+        self.grads["w"] = self._x.T @ dy
         self.grads["b"] = dy.sum(axis=0)
-        return dy @ self.params["W"].T
+        return dy @ self.params["w"].T

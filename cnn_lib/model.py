@@ -1,7 +1,7 @@
 """A network as a list of layers: `Sequential`, and `reference_cnn`, the book's model.
 
 `Sequential` chains ``forward`` through the layers and ``backward`` back through them, names
-every parameter ``"<layer index>.<key>"`` (``"0.W"`` is the first layer's weights), prints a
+every parameter ``"<layer index>.<key>"`` (``"0.w"`` is the first layer's weights), prints a
 summary, and saves and loads its weights as a ``.npz`` file of plain arrays. `Sequential.load`
 raises `WeightsFileError` (a ValueError) for a file it cannot use.
 """
@@ -126,7 +126,7 @@ class Sequential:
         return "\n".join(body)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write every parameter to ``path`` as an .npz archive, keyed by name ("0.W", ...).
+        """Write every parameter to ``path`` as an .npz archive, keyed by name ("0.w", ...).
 
         The archive is written to a temporary file next to ``path`` and then renamed over it,
         so ``path`` holds either the old file or the complete new one, never half of one.

@@ -41,7 +41,7 @@ class _BrokenDense(Dense):
 
     def backward(self, dy):
         dx = super().backward(dy)
-        self.grads["W"] = -self.grads["W"]
+        self.grads["w"] = -self.grads["w"]
         return dx
 
 
@@ -50,14 +50,14 @@ def test_wrong_gradients_are_caught(rng):
     assert check_gradients(ReLU(), x) < 1e-8
     assert check_gradients(_BrokenReLU(), x) > 0.1
     errors = gradient_errors(_BrokenDense(6, 3, rng=rng, dtype=np.float64), x)
-    assert errors["x"] < 1e-8 and errors["W"] > 0.5
+    assert errors["x"] < 1e-8 and errors["w"] > 0.5
 
 
 def test_layer_is_left_untouched(rng):
     layer = Dense(3, 2, rng=rng, dtype=np.float64)
-    W = layer.params["W"].copy()
+    w = layer.params["w"].copy()
     check_gradients(layer, rng.standard_normal((2, 3)))
-    np.testing.assert_array_equal(layer.params["W"], W)
+    np.testing.assert_array_equal(layer.params["w"], w)
     assert layer.grads == {}
 
 
@@ -92,7 +92,7 @@ def test_a_float32_layer_is_checked_in_float64_and_left_as_it_was(make, shape, r
 def test_a_wrong_float32_layer_is_still_caught(rng):
     x = rng.standard_normal((4, 6)).astype(np.float32)
     assert check_gradients(_BrokenReLU(), x) > 0.1
-    assert gradient_errors(_BrokenDense(6, 3, rng=rng), x)["W"] > 0.5
+    assert gradient_errors(_BrokenDense(6, 3, rng=rng), x)["w"] > 0.5
 
 
 class _Float32Inside(ReLU):

@@ -39,7 +39,7 @@ def test_conv2d_layer_matches_naive(N, C, H, W, F, kernel, stride, padding, rng)
     x = rng.standard_normal((N, C, H, W))
     y = layer.forward(x)
     assert y.shape == layer.output_shape(x.shape)
-    y_ref = naive.conv2d_forward_naive(x, layer.params["W"], layer.params["b"], stride, layer.pads)
+    y_ref = naive.conv2d_forward_naive(x, layer.params["w"], layer.params["b"], stride, layer.pads)
     np.testing.assert_allclose(y, y_ref, atol=1e-12)
 
 
@@ -75,7 +75,7 @@ def test_dense_gradients(N, fan_in, fan_out, rng):
 def test_dense_is_a_matrix_multiply(rng):
     layer = Dense(3, 2, rng=rng, dtype=np.float64)
     x = rng.standard_normal((4, 3))
-    np.testing.assert_allclose(layer.forward(x), x @ layer.params["W"] + layer.params["b"])
+    np.testing.assert_allclose(layer.forward(x), x @ layer.params["w"] + layer.params["b"])
 
 
 def test_backward_fills_grads_and_changes_no_parameter(rng):
@@ -112,11 +112,11 @@ def test_float32_in_float32_out(rng):
 def test_seed_reproduces_parameters():
     a = Conv2D(3, 8, 3, rng=np.random.default_rng(7))
     b = Conv2D(3, 8, 3, rng=np.random.default_rng(7))
-    np.testing.assert_array_equal(a.params["W"], b.params["W"])
-    assert a.params["W"].dtype == np.float32
+    np.testing.assert_array_equal(a.params["w"], b.params["w"])
+    assert a.params["w"].dtype == np.float32
     # He initialisation: variance 2 / fan_in.
     big = Conv2D(64, 256, 3, rng=np.random.default_rng(0))
-    assert big.params["W"].var() == pytest.approx(2 / (64 * 9), rel=0.05)
+    assert big.params["w"].var() == pytest.approx(2 / (64 * 9), rel=0.05)
 
 
 def test_dropout_is_inverted_and_identity_at_evaluation(rng):

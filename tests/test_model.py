@@ -45,7 +45,7 @@ def assert_params_equal(model, expected):
 
 
 def test_gradients_of_the_whole_network(rng):
-    """Loss -> Sequential.backward gives dL/dx and dL/dW of every layer, as finite differences
+    """Loss -> Sequential.backward gives dL/dx and dL/dw of every layer, as finite differences
     of the loss do."""
     model = small_cnn(rng)
     for p in model.parameters():
@@ -86,9 +86,9 @@ def test_training_switches_dropout_on(rng):
 def test_parameters_are_named_by_layer_index(rng):
     model = small_cnn(rng)
     names = [p.name for p in model.parameters()]
-    assert names == ["0.W", "0.b", "5.W", "5.b", "7.W", "7.b"]
+    assert names == ["0.w", "0.b", "5.w", "5.b", "7.w", "7.b"]
     assert all(p.grad is None for p in model.parameters())  # no backward yet
-    assert model.parameters()[0].value is model.layers[0].params["W"]  # the live array
+    assert model.parameters()[0].value is model.layers[0].params["w"]  # the live array
     assert model.n_parameters() == (2 * 9 + 2) + (18 * 5 + 5) + (5 * 3 + 3)
 
 
@@ -157,10 +157,10 @@ def save_other(tmp_path, arrays):
     "change, message",
     [
         (lambda w: w.pop("7.b"), r"missing \['7.b'\], unexpected none"),
-        (lambda w: w.update({"8.W": np.zeros(3)}), r"missing none, unexpected \['8.W'\]"),
+        (lambda w: w.update({"8.w": np.zeros(3)}), r"missing none, unexpected \['8.w'\]"),
         # the last parameter is the wrong one: nothing before it may have been copied
         (lambda w: w.update({"7.b": np.zeros(4)}), r"'7.b' expected shape \(3,\), got \(4,\)"),
-        (lambda w: w.update({"0.W": np.zeros((2, 1, 3, 3), np.float32)}), r"dtype float64"),
+        (lambda w: w.update({"0.w": np.zeros((2, 1, 3, 3), np.float32)}), r"dtype float64"),
     ],
 )
 def test_load_of_mismatched_weights_changes_nothing(rng, tmp_path, change, message):
@@ -185,11 +185,11 @@ def test_load_of_weights_from_another_architecture(rng, tmp_path):
 
 def _pickle(path):
     with open(path, "wb") as f:
-        pickle.dump({"0.W": np.zeros((2, 1, 3, 3))}, f)
+        pickle.dump({"0.w": np.zeros((2, 1, 3, 3))}, f)
 
 
 def _npz_with_an_object_array(path):
-    np.savez(path, **{"0.W": np.array([1, "two", None], dtype=object)})
+    np.savez(path, **{"0.w": np.array([1, "two", None], dtype=object)})
 
 
 def _truncated_npz(path, weights):
@@ -205,11 +205,11 @@ def _npz_with_corrupt_data(path, weights):
 
 
 def _npz_with_a_short_array(path, weights):
-    """A well-formed zip whose entry "0.W.npy" promises 18 numbers and holds 2."""
+    """A well-formed zip whose entry "0.w.npy" promises 18 numbers and holds 2."""
     header = io.BytesIO()
-    np.lib.format.write_array(header, weights["0.W"])
+    np.lib.format.write_array(header, weights["0.w"])
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("0.W.npy", header.getvalue()[:-128])
+        archive.writestr("0.w.npy", header.getvalue()[:-128])
 
 
 def _npy(path):
@@ -225,14 +225,14 @@ def _zip_of_text(path):
 # Files that are not weights saved by Sequential.save, and words their error must hold.
 NOT_OUR_FILES = [
     pytest.param(_pickle, "a pickle file; cnn_lib never unpickles", id="pickle"),
-    pytest.param(_npz_with_an_object_array, "entry '0.W.npy' holds Python objects", id="object"),
+    pytest.param(_npz_with_an_object_array, "entry '0.w.npy' holds Python objects", id="object"),
     pytest.param(_truncated_npz, "a damaged or truncated zip archive", id="truncated"),
     pytest.param(_npz_with_corrupt_data, "a damaged or truncated zip archive", id="corrupt"),
-    pytest.param(_npz_with_a_short_array, "entry '0.W.npy' is damaged", id="short-array"),
+    pytest.param(_npz_with_a_short_array, "entry '0.w.npy' is damaged", id="short-array"),
     pytest.param(_zip_of_text, "entry 'readme.txt' is not a NumPy array", id="zip-of-text"),
     pytest.param(lambda path: path.write_bytes(b""), "the file is empty", id="empty"),
     pytest.param(lambda path: path.mkdir(), "it is a directory", id="directory"),
-    pytest.param(lambda path: path.write_text("0.W = 1.0\n"), "first bytes are 30 2e", id="text"),
+    pytest.param(lambda path: path.write_text("0.w = 1.0\n"), "first bytes are 30 2e", id="text"),
     pytest.param(_npy, "a single array (.npy", id="npy"),
 ]
 

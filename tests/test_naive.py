@@ -10,16 +10,16 @@ from cnn_lib.gradcheck import numerical_gradient
 def test_conv_by_hand():
     # The worked example of the convolution chapter: a 3x3 input and a 2x2 kernel.
     x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1 2 3] [4 5 6] [7 8 9]]
-    W = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
-    y = naive.conv2d_forward_naive(x, W, np.array([0.5]))
+    w = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
+    y = naive.conv2d_forward_naive(x, w, np.array([0.5]))
     # 1 - 5, 2 - 6, 4 - 8, 5 - 9, each plus 0.5; no kernel flip (cross-correlation).
     np.testing.assert_array_equal(y, [[[[-3.5, -3.5], [-3.5, -3.5]]]])
 
 
 def test_conv_padding_and_stride_by_hand():
     x = np.ones((1, 1, 3, 3))
-    W = np.ones((1, 1, 3, 3))
-    y = naive.conv2d_forward_naive(x, W, np.zeros(1), stride=2, padding=1)
+    w = np.ones((1, 1, 3, 3))
+    y = naive.conv2d_forward_naive(x, w, np.zeros(1), stride=2, padding=1)
     # Windows at the four corners of the padded 5x5 input each cover a 2x2 block of ones.
     np.testing.assert_array_equal(y, [[[[4.0, 4.0], [4.0, 4.0]]]])
 
@@ -32,18 +32,18 @@ def test_pool_by_hand():
 
 def test_conv_backward_naive_matches_numerical_gradient(rng):
     x = rng.standard_normal((2, 2, 5, 4))
-    W = rng.standard_normal((3, 2, 2, 3))
+    w = rng.standard_normal((3, 2, 2, 3))
     b = rng.standard_normal(3)
     stride, padding = (2, 1), (1, 2)
-    y = naive.conv2d_forward_naive(x, W, b, stride, padding)
+    y = naive.conv2d_forward_naive(x, w, b, stride, padding)
     g = rng.standard_normal(y.shape)
 
     def loss():
-        return np.sum(naive.conv2d_forward_naive(x, W, b, stride, padding) * g)
+        return np.sum(naive.conv2d_forward_naive(x, w, b, stride, padding) * g)
 
-    dx, dW, db = naive.conv2d_backward_naive(g, x, W, stride, padding)
+    dx, dw, db = naive.conv2d_backward_naive(g, x, w, stride, padding)
     np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dW, numerical_gradient(loss, W), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dw, numerical_gradient(loss, w), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(db, numerical_gradient(loss, b), rtol=1e-6, atol=1e-8)
 
 
@@ -62,16 +62,16 @@ def test_integer_arrays_are_computed_in_float64_without_wrapping_around():
     """uint8 images and kernels, typed as whole numbers: every product and sum would wrap at 256
     in uint8 (and a mean of 1.75 would round); the references compute in float64 instead."""
     x = (np.arange(32, dtype=np.uint8) * 8).reshape(1, 2, 4, 4)  # up to 248
-    W = np.full((1, 2, 3, 3), 2, dtype=np.uint8)
+    w = np.full((1, 2, 3, 3), 2, dtype=np.uint8)
     b = np.array([7], dtype=np.uint8)
     dy = np.full((1, 1, 2, 2), 3, dtype=np.uint8)
-    as_float = {name: a.astype(np.float64) for name, a in {"x": x, "W": W, "b": b}.items()}
-    y = naive.conv2d_forward_naive(x, W, b)
+    as_float = {name: a.astype(np.float64) for name, a in {"x": x, "w": w, "b": b}.items()}
+    y = naive.conv2d_forward_naive(x, w, b)
     assert y.dtype == np.float64 and y.max() > 255
     np.testing.assert_array_equal(y, naive.conv2d_forward_naive(**as_float))
     for got, want in zip(
-        naive.conv2d_backward_naive(dy, x, W),
-        naive.conv2d_backward_naive(dy.astype(float), as_float["x"], as_float["W"]),
+        naive.conv2d_backward_naive(dy, x, w),
+        naive.conv2d_backward_naive(dy.astype(float), as_float["x"], as_float["w"]),
         strict=True,
     ):
         assert got.dtype == np.float64

@@ -10,7 +10,7 @@ from cnn_lib.optim import SGD, Adam, cosine_schedule
 
 def one_parameter(w, g):
     """What model.parameters() gives: a list of (name, value, grad)."""
-    return [("0.W", w, g)]
+    return [("0.w", w, g)]
 
 
 def test_sgd_plain_step():
@@ -74,7 +74,7 @@ def test_float32_parameters_stay_float32():
 def test_state_is_kept_per_parameter_name():
     a, b = np.zeros(2), np.zeros(3)
     opt = SGD(lr=1.0, momentum=0.5)
-    params = [("0.W", a, np.ones(2)), ("1.W", b, 2 * np.ones(3))]
+    params = [("0.w", a, np.ones(2)), ("1.w", b, 2 * np.ones(3))]
     opt.step(params)
     opt.step(params)
     np.testing.assert_allclose(a, [-2.5, -2.5])  # v: 1, then 1.5
@@ -99,14 +99,14 @@ def test_adam_parameter_that_joins_late_gets_its_own_bias_correction():
 
 
 def test_step_without_gradient_says_what_to_do():
-    with pytest.raises(RuntimeError, match=r"'0.W' has no gradient; call backward\(\)"):
-        Adam().step([("0.W", np.zeros(2), None)])
+    with pytest.raises(RuntimeError, match=r"'0.w' has no gradient; call backward\(\)"):
+        Adam().step([("0.w", np.zeros(2), None)])
 
 
 def test_step_with_wrong_gradient_shape_changes_nothing():
     a = np.zeros(2)
     with pytest.raises(ValueError, match=r"'1.b' has shape \(3,\), expected \(2,\)"):
-        SGD(0.1).step([("0.W", a, np.ones(2)), ("1.b", np.zeros(2), np.ones(3))])
+        SGD(0.1).step([("0.w", a, np.ones(2)), ("1.b", np.zeros(2), np.ones(3))])
     np.testing.assert_array_equal(a, [0.0, 0.0])
 
 
@@ -202,9 +202,9 @@ def test_step_refuses_arrays_that_are_not_floating_point(value, grad, got):
     """An integer parameter cannot take a fractional step; an integer gradient's square wraps."""
     kept = np.zeros(2)
     for opt in (SGD(0.1), Adam()):
-        with pytest.raises(TypeError, match="'1.W' and its gradient must be floating point "):
-            opt.step([("0.W", kept, np.ones(2)), ("1.W", value, grad)])
+        with pytest.raises(TypeError, match="'1.w' and its gradient must be floating point "):
+            opt.step([("0.w", kept, np.ones(2)), ("1.w", value, grad)])
         with pytest.raises(TypeError, match=got):
-            opt.step([("1.W", value, grad)])
+            opt.step([("1.w", value, grad)])
         np.testing.assert_array_equal(kept, [0.0, 0.0])  # nothing changed
         assert opt.state == {}

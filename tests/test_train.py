@@ -99,7 +99,7 @@ def test_the_same_seeds_give_the_same_weights(rng):
         np.testing.assert_array_equal(w1[name], w2[name], err_msg=name)
     assert h1["train_loss"] == h2["train_loss"]
     w3, _ = train_once(6, x, y)  # another order of the batches, other weights
-    assert not np.array_equal(w1["0.W"], w3["0.W"])
+    assert not np.array_equal(w1["0.w"], w3["0.w"])
 
 
 class Spy:
