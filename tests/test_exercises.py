@@ -414,3 +414,19 @@ def test_optimizer_references_match_torch_over_several_steps(torch):
             else:
                 w, *state = EXERCISES[name].reference(w, g, *state, step, 1e-2, 0.8, 0.99, 1e-6)
             np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by trying to break the checkers
+
+
+@pytest.mark.parametrize("name", ["conv2d_forward", "avgpool2d_backward"])
+def test_a_right_result_in_float32_is_not_blamed_on_a_mistake(capsys, name):
+    # On the first case (stride and padding at their defaults) "the padding is ignored" and
+    # "assigning instead of adding" give the right values; a float32 result with those values
+    # must not be said to make that mistake.
+    right = RIGHT[name][0]
+    passed, out = _verdict(capsys, name, lambda *a: right(*a).astype(np.float32))
+    assert passed is False
+    assert "dtype float32; expected float64" in out
+    assert "Likely mistake" not in out, out

@@ -414,7 +414,18 @@ def _explains(exercise: Exercise, mistake: Mistake, case: Case, out, failure) ->
     else:
         which = range(len(exercise.outputs))
     theirs, mine = _as_tuple(exercise, theirs), _as_tuple(exercise, out)
+    if kind == "structure" and _agrees(exercise, theirs, _expected(exercise, case.args, out)):
+        # The mistake gives the right values here, so it cannot be why this case fails (a
+        # float32 result, say, whose values are right: any variant right on the case matches it).
+        return False
     return all(_same(exercise.outputs[i][1], theirs[i], mine[i]) for i in which)
+
+
+def _agrees(exercise: Exercise, theirs: tuple, expected: tuple) -> bool:
+    kinds = [kind for _, kind in exercise.outputs]
+    return len(theirs) == len(expected) == len(kinds) and all(
+        _same(kind, a, b) for kind, a, b in zip(kinds, theirs, expected, strict=True)
+    )
 
 
 def _hint(exercise: Exercise, runs: list, first: int) -> str | None:
