@@ -430,3 +430,17 @@ def test_a_right_result_in_float32_is_not_blamed_on_a_mistake(capsys, name):
     assert passed is False
     assert "dtype float32; expected float64" in out
     assert "Likely mistake" not in out, out
+
+
+def test_infinite_values_match_only_themselves(capsys):
+    # Subtracting the row's minimum makes exp overflow: every entry is -inf. The mistake
+    # "log(softmax(z)) underflows" gives -inf only where exp underflows, 0 at each row's maximum,
+    # so it must not be named (an inf compared with a relative tolerance matches anything).
+    def log_softmax(z):
+        m = z.min(axis=1, keepdims=True)
+        return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+    passed, out = _verdict(capsys, "log_softmax", log_softmax)
+    assert passed is False
+    assert "log_p has -inf at log_p[0, 0]" in out
+    assert "Likely mistake" not in out, out

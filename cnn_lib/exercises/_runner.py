@@ -274,9 +274,13 @@ def _index(name: str, idx) -> str:
 
 
 def _tolerance(want: np.ndarray) -> np.ndarray:
-    finite = np.abs(want[np.isfinite(want)])
-    scale = finite.max() if finite.size else 0.0
-    return RTOL * np.abs(want) + max(ATOL_SCALE * scale, np.finfo(np.float64).tiny)
+    """How far from each entry of want a value may be; 0 at inf and nan, which only match
+    themselves (RTOL * inf would let any number match -inf)."""
+    finite = np.isfinite(want)
+    magnitude = np.abs(np.where(finite, want, 0.0))
+    scale = magnitude.max() if magnitude.size else 0.0
+    tolerance = RTOL * magnitude + max(ATOL_SCALE * scale, np.finfo(np.float64).tiny)
+    return np.where(finite, tolerance, 0.0)
 
 
 def _close(got: np.ndarray, want: np.ndarray) -> np.ndarray:
