@@ -4,6 +4,7 @@ stub is the same on every run.
 """
 
 import inspect
+import re
 import subprocess
 import sys
 
@@ -444,3 +445,32 @@ def test_infinite_values_match_only_themselves(capsys):
     assert passed is False
     assert "log_p has -inf at log_p[0, 0]" in out
     assert "Likely mistake" not in out, out
+
+
+@pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward", "log_softmax"])
+def test_a_result_computed_in_float32_is_said_so(capsys, name):
+    # Cast to float32 inside, back to float64 at the end: the values are off by float32's
+    # rounding only, which "yours -0.2008, expected -0.2008" would not show.
+    right = RIGHT[name][0]
+
+    def in_float32(*args):
+        args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+        out = right(*args)
+        if isinstance(out, tuple):
+            return tuple(o.astype(np.float64) for o in out)
+        return out.astype(np.float64)
+
+    passed, out = _verdict(capsys, name, in_float32)
+    assert passed is False
+    assert "is a float32 number: somewhere it was computed in float32" in _unwrapped(out), out
+    yours, expected = re.search(r"\(yours (\S+), expected (\S+)\)", _unwrapped(out)).groups()
+    assert yours != expected
+
+
+def test_a_result_of_zeros_is_not_called_float32(capsys):
+    # Zeros are float32 numbers too, but far more than rounding is wrong.
+    passed, out = _verdict(
+        capsys, "conv2d_forward", lambda x, w, b, s=1, p=0: np.zeros((2, 4, 3, 3))
+    )
+    assert passed is False
+    assert "float32" not in out, out

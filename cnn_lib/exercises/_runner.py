@@ -29,6 +29,7 @@ import numpy as np
 RTOL = 1e-6  # relative tolerance, element by element
 ATOL_SCALE = 1e-9  # plus this fraction of the largest expected magnitude, for entries near zero
 GRAD_RTOL = 1e-6  # relative error allowed against central differences (float64, eps = 1e-6)
+FLOAT32_RTOL = 1e-4  # float32 rounding summed over a few dozen terms, relative to the largest
 WIDTH = 96  # verdict lines are wrapped to this width
 
 
@@ -265,8 +266,13 @@ def _structure(exercise: Exercise, out, expected: tuple, args: tuple) -> str | N
     return None
 
 
-def _num(value) -> str:
-    return f"{float(value):.4g}"
+def _num(value, other=None) -> str:
+    """value to 4 significant digits, or as many more as it takes to tell it from other."""
+    for digits in range(4, 18):
+        text = f"{float(value):.{digits}g}"
+        if other is None or text != f"{float(other):.{digits}g}":
+            return text
+    return text
 
 
 def _index(name: str, idx) -> str:
@@ -317,7 +323,7 @@ def _value_problem(name: str, kind: str, got, want) -> str | None:
     idx = np.unravel_index(np.argmax(error), error.shape)
     return (
         f"{name} is wrong: largest error {_num(error[idx])} at {_index(name, idx)} "
-        f"(yours {_num(got[idx])}, expected {_num(want[idx])})"
+        f"(yours {_num(got[idx], want[idx])}, expected {_num(want[idx], got[idx])})"
     )
 
 
@@ -443,7 +449,44 @@ def _hint(exercise: Exercise, runs: list, first: int) -> str | None:
         score = sum(_explains(exercise, mistake, c, o, f) for c, o, f in runs)
         if score > best_score:
             best, best_score = mistake, score
+    if best is None and failure is not None and failure.kind == "values":
+        return _float32_hint(exercise, case, failure)
     return None if best is None else best.message
+
+
+FLOAT32 = (
+    "every value of {names} is a float32 number: somewhere it was computed in float32 (a "
+    "dtype=np.float32, an .astype(np.float32)) and only its rounding error is left; compute in "
+    "float64, the dtype of the arguments"
+)
+
+
+def _float32_hint(exercise: Exercise, case: Case, failure: _Failure) -> str | None:
+    """A float64 result whose wrong outputs hold only float32 numbers, where the right ones
+    do not, and are off by no more than float32's rounding: computed in float32 and cast back
+    (a float64 computation leaves such values with probability about 2**-29 each)."""
+    expected = _expected(exercise, case.args, failure.out)
+    mine = _as_tuple(exercise, failure.out)
+    names = []
+    for i in failure.wrong:
+        got, want = mine[i], expected[i]
+        if not (isinstance(got, np.ndarray) and got.dtype == np.float64):
+            return None
+        if not (_float32_exact(got) and not _float32_exact(want)):
+            return None
+        with np.errstate(all="ignore"):
+            if not np.abs(got - want).max() <= FLOAT32_RTOL * np.abs(want).max():
+                return None  # more than rounding is wrong (a result of zeros is float32 too)
+        names.append(exercise.outputs[i][0])
+    return FLOAT32.format(names=_join(names)) if names else None
+
+
+def _float32_exact(a: np.ndarray) -> bool:
+    """Whether a is finite and holds only numbers that float32 can hold."""
+    if not (a.size and np.isfinite(a).all()):
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.array_equal(a.astype(np.float32).astype(np.float64), a))
 
 
 def _relative_error(a: np.ndarray, b: np.ndarray) -> float:
