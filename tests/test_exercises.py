@@ -467,6 +467,13 @@ def test_a_result_computed_in_float32_is_said_so(capsys, name):
     assert yours != expected
 
 
+def test_a_float32_result_is_told_to_keep_the_dtype(capsys):
+    right = RIGHT["relu_backward"][0]
+    passed, out = _verdict(capsys, "relu_backward", lambda dy, x: right(dy, x).astype(np.float32))
+    assert passed is False
+    assert "dx has dtype float32; expected float64: the arguments are float64" in _unwrapped(out)
+
+
 def test_a_result_of_zeros_is_not_called_float32(capsys):
     # Zeros are float32 numbers too, but far more than rounding is wrong.
     passed, out = _verdict(

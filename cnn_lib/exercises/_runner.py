@@ -252,7 +252,13 @@ def _structure(exercise: Exercise, out, expected: tuple, args: tuple) -> str | N
                 note = ": the last two axes are swapped (H and W mixed up?)" if swapped else ""
                 return f"{name} has shape {got.shape}; expected {want.shape}{like}{note}"
             if got.dtype != want.dtype:
-                return f"{name} has dtype {got.dtype}; expected {want.dtype}"
+                advice = ""
+                if want.dtype == np.float64 and got.dtype.kind == "f":
+                    advice = (
+                        ": the arguments are float64, keep that dtype (no dtype=np.float32 or "
+                        ".astype(np.float32))"
+                    )
+                return f"{name} has dtype {got.dtype}; expected {want.dtype}{advice}"
         elif kind == "int" and not _is_int(got):
             return f"it returns {_what(got)}; expected an int"
         elif kind == "ints" and (
