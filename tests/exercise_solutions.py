@@ -787,7 +787,27 @@ def _dropout_in_place(x, p, rng):
     return x, mask
 
 
-RIGHT["dropout_forward"] = [dropout_forward, dropout_forward_binomial]
+def dropout_forward_choice(x, p, rng):
+    mask = rng.choice([True, False], size=x.shape, p=[1 - p, p])
+    return np.where(mask, x / (1 - p), 0.0), mask
+
+
+def _dropout_one_mask_for_the_batch(x, p, rng):
+    keep = rng.random(x.shape[1:]) >= p  # one draw per feature, shared by every example
+    mask = np.broadcast_to(keep, x.shape).copy()
+    return x * mask / (1 - p), mask
+
+
+def _dropout_fixed_count(x, p, rng):
+    # Drops exactly round(p * D) units of each example: the right rate, not independent units.
+    flat = np.ones((len(x), x[0].size), dtype=bool)
+    for row in flat:
+        row[rng.permutation(row.size)[: round(p * row.size)]] = False
+    mask = flat.reshape(x.shape)
+    return x * mask / (1 - p), mask
+
+
+RIGHT["dropout_forward"] = [dropout_forward, dropout_forward_binomial, dropout_forward_choice]
 WRONG["dropout_forward"] = [
     Wrong(_dropout_unscaled, "not scaled by 1 / (1 - p)", "no scaling while training"),
     Wrong(_dropout_times_keep, "scaled by (1 - p) instead of 1 / (1 - p)", "test-time scaling"),
@@ -795,6 +815,16 @@ WRONG["dropout_forward"] = [
     Wrong(_dropout_global_random, "not from np.random", "draws from np.random, not rng"),
     Wrong(_dropout_float_mask, "the mask must be boolean", "a 0/1 float mask"),
     Wrong(_dropout_in_place, "writes into its argument x", "scales x in place"),
+    Wrong(
+        _dropout_one_mask_for_the_batch,
+        "every example in the batch gets the same mask",
+        "one mask drawn per feature and shared by the batch",
+    ),
+    Wrong(
+        _dropout_fixed_count,
+        "every example keeps exactly 350 of its 500 units",
+        "drops a fixed number of units per example",
+    ),
 ]
 
 

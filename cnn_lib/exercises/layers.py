@@ -292,12 +292,27 @@ def _dropout_expected(args, out):
 
 
 def _dropout_extra(fn, case, out):
-    """The mask: all kept at p = 0, a keep rate near 1 - p, drawn from rng and from rng only."""
+    """The mask: all kept at p = 0; on the large case, units dropped independently (not one mask
+    for the batch, not a fixed number per example), a keep rate near 1 - p, drawn from rng and
+    from rng only. A right mask fails these with a probability far below 1e-9."""
     x, p, rng = case.args
     mask = out[1]
     if p == 0 and not mask.all():
         return "with p = 0 every unit must be kept (mask all True)"
     if x.size >= 10_000:
+        rows = mask.reshape(len(mask), -1)
+        if (rows == rows[0]).all():
+            return (
+                "every example in the batch gets the same mask: each unit of each example is "
+                "dropped on its own, so draw one number per entry of x, rng.random(x.shape)"
+            )
+        kept = rows.sum(axis=1)
+        if (kept == kept[0]).all():
+            return (
+                f"every example keeps exactly {kept[0]} of its {rows.shape[1]} units: each unit "
+                "is kept on its own with probability 1 - p (rng.random(x.shape) >= p), so the "
+                "number kept varies from example to example"
+            )
         rate = mask.mean()
         if abs(rate - (1 - p)) > 0.01:
             return (
