@@ -69,6 +69,13 @@ WRONG["conv_output_size"] = [
     ),
     Wrong(
         lambda size, kernel_size, stride=1, padding=0: (
+            int(round((size + 2 * padding - kernel_size) / stride)) + 1
+        ),
+        "round() goes to the nearest integer",
+        "rounds to the nearest integer",
+    ),
+    Wrong(
+        lambda size, kernel_size, stride=1, padding=0: (
             (size + 2 * padding - kernel_size + 1) // stride
         ),
         "the + 1 belongs after the division",
