@@ -481,3 +481,14 @@ def test_a_result_of_zeros_is_not_called_float32(capsys):
     )
     assert passed is False
     assert "float32" not in out, out
+
+
+def test_a_tuple_of_floats_shows_its_values(capsys):
+    # (k - 1) / 2 gives floats: the verdict shows them, not just "a tuple of 4".
+    def same_padding(kernel_size):
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        return ((kh - 1) / 2, (kh - 1) / 2, (kw - 1) / 2, (kw - 1) / 2)
+
+    passed, out = _verdict(capsys, "same_padding", same_padding)
+    assert passed is False
+    assert "it returns the tuple (1.0, 1.0, 1.0, 1.0); expected a tuple of 4 ints" in out, out
