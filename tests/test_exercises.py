@@ -234,6 +234,18 @@ def test_bad_arguments_to_check():
         check("conv2d_forward", "def conv2d_forward(...)")
 
 
+def test_an_unknown_name_gets_the_closest_one():
+    with pytest.raises(KeyError, match="no exercise named 'conv2d_foward' \\(did you mean "):
+        check("conv2d_foward", _stub)
+
+
+def test_swapped_arguments_are_said_so():
+    # The function first gave "no exercise named <function conv2d_forward at 0x7f...>".
+    with pytest.raises(TypeError, match="the name comes first, then the function") as error:
+        check(RIGHT["conv2d_forward"][0], "conv2d_forward")
+    assert "0x" not in str(error.value)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_source_has_the_signature_and_docstring(name):
     exercise = EXERCISES[name]

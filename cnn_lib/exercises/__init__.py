@@ -18,6 +18,7 @@ weights, b bias, dy = dL/dy, dx, dw, db, z logits, t labels, p the dropout proba
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 from . import conv, layers, losses, optim, pool
@@ -39,11 +40,22 @@ def check(name: str, fn: Callable, verbose: bool = True) -> bool:
     positionally with the signature ``EXERCISES[name].signature``. With ``verbose`` it prints
     the verdict: what passed or, for the first failing case, its settings, the largest error
     and where, and the likely mistake. The verdict is the same on every run.
-    Raises KeyError for an unknown name and TypeError when fn is not callable.
+    Raises KeyError for an unknown name and TypeError when name is not a str (the arguments
+    swapped, say) or fn is not callable.
     """
+    if not isinstance(name, str):
+        if callable(name) and isinstance(fn, str):
+            function = getattr(name, "__name__", "your_function")
+            raise TypeError(
+                f"check: the name comes first, then the function: check({fn!r}, {function})"
+            )
+        raise TypeError(f"check: expected the exercise's name (a str), got {type(name).__name__}")
     if name not in EXERCISES:
+        close = difflib.get_close_matches(name, EXERCISES, n=1)
         raise KeyError(
-            f"check: no exercise named {name!r}; the exercises are {', '.join(EXERCISES)}"
+            f"check: no exercise named {name!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; the exercises are {', '.join(EXERCISES)}"
         )
     if not callable(fn):
         raise TypeError(f"check: expected the function to check, got {type(fn).__name__}")
