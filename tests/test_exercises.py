@@ -246,6 +246,15 @@ def test_swapped_arguments_are_said_so():
     assert "0x" not in str(error.value)
 
 
+def test_the_function_of_another_exercise_is_named(capsys):
+    conv2d_backward = RIGHT["conv2d_backward"][0]
+    passed, out = _verdict(capsys, "conv2d_forward", conv2d_backward)
+    assert passed is False
+    assert "(The function checked is conv2d_backward; this is the checker for conv2d_forward.)" in (
+        _unwrapped(out)
+    )
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_source_has_the_signature_and_docstring(name):
     exercise = EXERCISES[name]

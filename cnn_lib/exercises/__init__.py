@@ -22,7 +22,7 @@ import difflib
 from collections.abc import Callable
 
 from . import conv, layers, losses, optim, pool
-from ._runner import Case, Exercise, Mistake, judge
+from ._runner import Case, Exercise, Mistake, _fill, judge
 
 EXERCISES: dict[str, Exercise] = {
     **conv.EXERCISES,
@@ -60,8 +60,14 @@ def check(name: str, fn: Callable, verbose: bool = True) -> bool:
     if not callable(fn):
         raise TypeError(f"check: expected the function to check, got {type(fn).__name__}")
     verdict = judge(EXERCISES[name], fn)
+    text = verdict.text
+    other = getattr(fn, "__name__", None)
+    if not verdict.passed and other in EXERCISES and other != name:
+        text += "\n" + _fill(
+            f"(The function checked is {other}; this is the checker for {name}.)", "  "
+        )
     if verbose:
-        print(verdict.text)
+        print(text)
     return verdict.passed
 
 
