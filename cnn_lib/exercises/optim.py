@@ -117,13 +117,21 @@ def _adam(
     eps_inside=False,
     return_hats=False,
     square=True,
+    paper_form=False,
+    power_of_difference=False,
 ):
     """Adam with one known mistake switched on (for the hints)."""
     m = beta1 * m + (1 - beta1) * dw
     v = beta2 * v + (1 - beta2) * (dw**2 if square else dw)
     k = step + step_shift
-    m_hat = m / (1 - beta1**k) if corrected else m
-    v_hat = v / (1 - beta2**k) if corrected else v
+    if paper_form:  # Kingma and Ba's faster form: eps added to the uncorrected sqrt(v)
+        lr_t = lr * np.sqrt(1 - beta2**k) / (1 - beta1**k)
+        return w - lr_t * m / (np.sqrt(v) + eps), m, v
+    if power_of_difference:
+        m_hat, v_hat = m / (1 - beta1) ** k, v / (1 - beta2) ** k
+    else:
+        m_hat = m / (1 - beta1**k) if corrected else m
+        v_hat = v / (1 - beta2**k) if corrected else v
     denominator = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
     w = w - lr * m_hat / denominator
     return (w, m_hat, v_hat) if return_hats else (w, m, v)
@@ -193,6 +201,18 @@ Returns (w_new, m_new, v_new) as new arrays; leave the arguments unchanged.""",
             "bias correction uses the wrong step: step is the number of this step (from 1), "
             "not the next one",
             variant=lambda *a: _adam(*a, step_shift=1),
+        ),
+        Mistake(
+            "the bias correction divides by 1 - beta1**step (beta1 to the power step, taken "
+            "from 1), not by (1 - beta1)**step",
+            variant=lambda *a: _adam(*a, power_of_difference=True),
+        ),
+        Mistake(
+            "that is the Adam paper's faster form, lr * sqrt(1 - beta2**step) / "
+            "(1 - beta1**step) with eps added to the uncorrected sqrt(v); PyTorch adds eps to "
+            "sqrt(v_hat): w - lr * m_hat / (sqrt(v_hat) + eps) (they differ when gradients are "
+            "small)",
+            variant=lambda *a: _adam(*a, paper_form=True),
         ),
         Mistake(
             "there is no bias correction: m_hat = m / (1 - beta1**step) and "
