@@ -1025,6 +1025,13 @@ def _ce_naive_softmax(z, t):
     return p / len(z)
 
 
+def _ce_global_max(z, t):
+    p = np.exp(z - np.max(z))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(z)), t] -= 1
+    return p / len(z)
+
+
 def _ce_columns(z, t):
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
@@ -1048,6 +1055,7 @@ WRONG["cross_entropy_backward"] = [
     Wrong(_ce_no_mean, "divide by the batch size N", "gradient of the summed loss"),
     Wrong(_ce_naive_softmax, "without subtracting the max overflows", "no max subtracted"),
     Wrong(_ce_columns, "1 is subtracted from whole columns", "p[:, t] -= 1"),
+    Wrong(_ce_global_max, "the max must be taken per row", "one max for the whole batch"),
     Wrong(_ce_sign, "the sign is flipped", "onehot - softmax"),
     Wrong(_ce_in_place, "writes into its argument z", "shifts z in place"),
 ]

@@ -198,6 +198,11 @@ Leave z and t unchanged.""",
             variant=lambda z, t: (_softmax_naive(z) - _onehot(z, t)) / len(z),
         ),
         Mistake(
+            "the max must be taken per row, z.max(axis=1, keepdims=True): one row's large "
+            "logits make exp underflow to 0 in the other rows, and 0 / 0 is nan",
+            variant=lambda z, t: (_softmax_naive(z - z.max()) - _onehot(z, t)) / len(z),
+        ),
+        Mistake(
             "softmax along the wrong axis: the classes are axis 1",
             variant=lambda z, t: (
                 (_softmax_naive(z - z.max(axis=0), axis=0) - _onehot(z, t)) / len(z)
