@@ -513,3 +513,16 @@ def test_a_tuple_of_floats_shows_its_values(capsys):
     passed, out = _verdict(capsys, "same_padding", same_padding)
     assert passed is False
     assert "it returns the tuple (1.0, 1.0, 1.0, 1.0); expected a tuple of 4 ints" in out, out
+
+
+def test_an_error_that_cannot_be_printed(capsys):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no message")
+
+    def relu_backward(dy, x):
+        raise Unprintable
+
+    passed, out = _verdict(capsys, "relu_backward", relu_backward)
+    assert passed is False
+    assert "it raised Unprintable" in out

@@ -157,9 +157,17 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(sorted(d for d in dirs if d))
 
 
+def _message(error: BaseException) -> str:
+    """str(error), or "" when even that raises (an exception class of the reader's own)."""
+    try:
+        return str(error)
+    except Exception:
+        return ""
+
+
 def _describe_error(error: BaseException) -> list[str]:
     """One line for the error, one for the reader's line that raised it (no paths, no addresses)."""
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    message = _message(error).strip().splitlines()[0] if _message(error).strip() else ""
     message = re.sub(r"0x[0-9a-fA-F]+", "(address)", message)
     if len(message) > 160:
         message = message[:157] + "..."
@@ -418,7 +426,7 @@ def _explains(exercise: Exercise, mistake: Mistake, case: Case, out, failure) ->
         theirs = _call(mistake.variant, _copies(case.args))
     except Exception as error:
         mine = None if failure is None else failure.error
-        return kind == "raised" and type(mine) is type(error) and str(mine) == str(error)
+        return kind == "raised" and type(mine) is type(error) and _message(mine) == _message(error)
     if kind == "raised":
         return False
     if kind == "values":
