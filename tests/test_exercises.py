@@ -526,3 +526,13 @@ def test_an_error_that_cannot_be_printed(capsys):
     passed, out = _verdict(capsys, "relu_backward", relu_backward)
     assert passed is False
     assert "it raised Unprintable" in out
+
+
+def test_an_interrupt_stops_the_check():
+    # Stopping a slow or endless function from the notebook must stop the check, not be
+    # reported as an error of the function.
+    def relu_backward(dy, x):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check("relu_backward", relu_backward)
