@@ -1176,6 +1176,13 @@ def _adam_power_of_difference(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def _adam_fixed_eps(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
+    return w - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v
+
+
 RIGHT["adam_step"] = [adam_step, adam_step_pytorch_form]
 WRONG["adam_step"] = [
     Wrong(_adam_zero_based, "bias correction uses the wrong step", "step counted from 0"),
@@ -1183,6 +1190,7 @@ WRONG["adam_step"] = [
     Wrong(_adam_eps_inside, "eps goes outside the square root", "eps inside the square root"),
     Wrong(_adam_returns_hats, "not their bias-corrected m_hat and v_hat", "returns m_hat, v_hat"),
     Wrong(_adam_in_place, "writes into its argument m", "updates the moments in place"),
+    Wrong(_adam_fixed_eps, "eps is 1e-8 here, not the argument eps", "1e-8 written in the formula"),
     Wrong(_adam_paper_form, "the Adam paper's faster form", "eps added to the uncorrected sqrt(v)"),
     Wrong(
         _adam_power_of_difference,

@@ -160,7 +160,10 @@ def _adam_cases():
             "small gradients (dw about 1e-8): where eps matters",
             (*state((2, 5), 1e-8), 3, 1e-3, 0.9, 0.999, 1e-8),
         ),
-        Case("beta1 = 0.8, beta2 = 0.99, eps = 1e-6", (*state(6), 4, 1e-2, 0.8, 0.99, 1e-6)),
+        Case(
+            "beta1 = 0.8, beta2 = 0.99, eps = 1e-6 with gradients about 1e-6",
+            (*state(6, 1e-6), 4, 1e-2, 0.8, 0.99, 1e-6),
+        ),
         Case(
             "step 1000, conv weights (2, 3, 3, 3)",
             (*state((2, 3, 3, 3)), 1000, 1e-3, 0.9, 0.999, 1e-8),
@@ -170,6 +173,10 @@ def _adam_cases():
 
 def _swapped_betas(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return adam_step_reference(w, dw, m, v, step, lr, beta2, beta1, eps)
+
+
+def _fixed_eps(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step_reference(w, dw, m, v, step, lr, beta1, beta2, 1e-8)
 
 
 def _default_settings(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -240,6 +247,10 @@ Returns (w_new, m_new, v_new) as new arrays; leave the arguments unchanged.""",
         Mistake(
             "beta1, beta2 and eps are the defaults here, not the arguments given",
             variant=_default_settings,
+        ),
+        Mistake(
+            "eps is 1e-8 here, not the argument eps",
+            variant=_fixed_eps,
         ),
     ),
 )
