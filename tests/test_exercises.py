@@ -536,3 +536,17 @@ def test_an_interrupt_stops_the_check():
 
     with pytest.raises(KeyboardInterrupt):
         check("relu_backward", relu_backward)
+
+
+def test_a_mistake_that_fits_one_failing_case_by_chance_is_not_named(capsys):
+    # Padding ignored when the stride is 2: on (8, 3, 2, 1) that gives 3, which is also what
+    # "off by one" gives, but on (224, 7, 2, 3) it gives 109 where "off by one" gives 111.
+    def conv_output_size(size, kernel_size, stride=1, padding=0):
+        if stride > 1:
+            padding = 0
+        return (size + 2 * padding - kernel_size) // stride + 1
+
+    passed, out = _verdict(capsys, "conv_output_size", conv_output_size)
+    assert passed is False
+    assert "it returns 3; expected 4" in out
+    assert "Likely mistake" not in out, out

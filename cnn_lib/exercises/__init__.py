@@ -10,7 +10,7 @@ padding, overlapping pools, ties, exact zeros, logits of 1e4, small gradients) a
 result with a reference: `cnn_lib.naive`'s loops for convolution and pooling, the formulas for
 the rest. Backward passes are also compared with central differences of their forward pass.
 The verdict names the first failing case, the largest error and where it is, and the likely
-mistake when running that known mistake on the case gives exactly the reader's output.
+mistake when running that known mistake on every failing case gives exactly the reader's output.
 
 Arrays are NCHW and float64 in the checks; the notation is the book's: x input, y output, w
 weights, b bias, dy = dL/dy, dx, dw, db, z logits, t labels, p the dropout probability.

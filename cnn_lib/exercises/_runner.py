@@ -3,9 +3,9 @@
 An `Exercise` is data: the signature, a case table, a reference function and a catalogue of known
 mistakes, each either a *variant* (a function that makes the mistake) or a predicate that
 recognises it. `judge` runs the reader's function on every case and writes the verdict. A mistake
-is named only when running its variant on the first failing case gives the reader's very output
-(of the mistakes that do, the one that also agrees with the reader on the most cases), so a hint
-is a measured fact about the reader's function, never a guess from the size of the error.
+is named only when running its variant on every failing case gives the reader's very output (of
+the mistakes that do, the one that also agrees with the reader on the most cases), so a hint is a
+measured fact about the reader's function, never a guess from the size of the error.
 
 Every message is built from the cases (fixed seeds) and the outputs, never from addresses,
 timings or fresh random numbers: the verdict on a given function is the same on every run.
@@ -455,14 +455,18 @@ def _agrees(exercise: Exercise, theirs: tuple, expected: tuple) -> bool:
 
 
 def _hint(exercise: Exercise, runs: list, first: int) -> str | None:
-    """The known mistake that gives the reader's output on the first failing case and, of those,
-    on the most cases in all: one case alone can fit several mistakes (an int output size)."""
+    """The known mistake that gives the reader's output on every failing case and, of those,
+    on the most cases in all. One case alone can fit a mistake by chance (an int output size
+    that is one too small), so a mistake that the other failing cases contradict is not named."""
     case, out, failure = runs[first]
     best, best_score = None, 0
     for mistake in exercise.mistakes:
         if not _explains(exercise, mistake, case, out, failure):
             continue
-        score = sum(_explains(exercise, mistake, c, o, f) for c, o, f in runs)
+        explained = [_explains(exercise, mistake, c, o, f) for c, o, f in runs]
+        if not all(e for e, (_, _, f) in zip(explained, runs, strict=True) if f is not None):
+            continue
+        score = sum(explained)
         if score > best_score:
             best, best_score = mistake, score
     if best is None and failure is not None and failure.kind == "values":
