@@ -16,7 +16,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 
 class Wrong(NamedTuple):
@@ -1198,3 +1198,241 @@ WRONG["adam_step"] = [
         "(1 - beta1)**step for 1 - beta1**step",
     ),
 ]
+
+# ---------------------------------------------------------------------------------------------
+# More ways to be right and wrong, from trying to break the checkers
+
+
+def conv2d_forward_as_strided(x, w, b, stride=1, padding=0):
+    xp = _pad(x, padding)
+    N, C, H, W = xp.shape
+    F, _, kh, kw = w.shape
+    H_out, W_out = (H - kh) // stride + 1, (W - kw) // stride + 1
+    sN, sC, sH, sW = xp.strides
+    windows = as_strided(
+        xp, (N, C, H_out, W_out, kh, kw), (sN, sC, sH * stride, sW * stride, sH, sW)
+    )
+    y = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, H_out, W_out, F)
+    return y.transpose(0, 3, 1, 2) + b[None, :, None, None]
+
+
+def _conv_forward_square_output(x, w, b, stride=1, padding=0):
+    # W_out taken equal to H_out, as if every input were square.
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    H_out = (H + 2 * padding - kh) // stride + 1
+    xp = _pad(x, padding)
+    y = np.zeros((N, F, H_out, H_out))
+    for i in range(H_out):
+        for j in range(H_out):
+            window = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            y[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return y
+
+
+def conv2d_backward_full_convolution(dy, x, w, stride=1, padding=0):
+    # The textbook way: dx is the full convolution of the dilated dy with the rotated kernel,
+    # dw the cross-correlation of the padded x with the dilated dy.
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    H_out, W_out = dy.shape[2:]
+    xp = _pad(x, padding)
+    dilated = np.zeros((N, F, (H_out - 1) * stride + 1, (W_out - 1) * stride + 1))
+    dilated[:, :, ::stride, ::stride] = dy
+    full = np.pad(dilated, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    windows = sliding_window_view(full, (kh, kw), axis=(2, 3))
+    covered = np.einsum("nfijab,fcab->ncij", windows, w[:, :, ::-1, ::-1])
+    dxp = np.zeros_like(xp)
+    dxp[:, :, : covered.shape[2], : covered.shape[3]] = covered  # rows no window reaches: 0
+    x_windows = sliding_window_view(xp, dilated.shape[2:], axis=(2, 3))[:, :, :kh, :kw]
+    dw = np.einsum("ncabij,nfij->fcab", x_windows, dilated)
+    return dxp[:, :, padding : padding + H, padding : padding + W], dw, dy.sum(axis=(0, 2, 3))
+
+
+def maxpool2d_backward_put_along_axis(dy, x, kernel_size, stride=None):
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    dx = np.zeros_like(x)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(N, C, k * k)
+            share = np.zeros_like(window)
+            np.put_along_axis(share, window.argmax(axis=-1)[..., None], dy[:, :, i, j, None], -1)
+            dx[:, :, i * s : i * s + k, j * s : j * s + k] += share.reshape(N, C, k, k)
+    return dx
+
+
+def _maxpool_backward_divmod_by_stride(dy, x, kernel_size, stride=None):
+    # The row and column of the maximum inside its window, read with the stride as the
+    # window's width: right only when stride == kernel_size.
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    dx = np.zeros_like(x)
+    for i in range(H_out):
+        for j in range(W_out):
+            first = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(N, C, -1).argmax(-1)
+            a, b = np.divmod(first, s)
+            for n in range(N):
+                for c in range(C):
+                    row = min(i * s + a[n, c], x.shape[2] - 1)
+                    col = min(j * s + b[n, c], x.shape[3] - 1)
+                    dx[n, c, row, col] += dy[n, c, i, j]
+    return dx
+
+
+def _maxpool_backward_fancy_index(dy, x, kernel_size, stride=None):
+    # dx[rows, cols] += dy with fancy indices adds a repeated position once.
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    windows = sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    a, b = np.divmod(windows.reshape(N, C, H_out, W_out, k * k).argmax(axis=-1), k)
+    rows = np.arange(H_out)[:, None] * s + a
+    cols = np.arange(W_out)[None, :] * s + b
+    n = np.arange(N)[:, None, None, None]
+    c = np.arange(C)[None, :, None, None]
+    dx = np.zeros_like(x)
+    dx[n, c, rows, cols] += dy
+    return dx
+
+
+def avgpool2d_backward_add_at(dy, x, kernel_size, stride=None):
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    rows = (np.arange(H_out) * s)[:, None, None, None] + np.arange(k)[None, None, :, None]
+    cols = (np.arange(W_out) * s)[None, :, None, None] + np.arange(k)[None, None, None, :]
+    share = np.broadcast_to(dy[..., None, None] / k**2, (N, C, H_out, W_out, k, k))
+    dx = np.zeros(x.shape)
+    np.add.at(dx, (slice(None), slice(None), rows, cols), share)
+    return dx
+
+
+def _avgpool_divided_by_stride(dy, x, kernel_size, stride=None):
+    s = kernel_size if stride is None else stride
+    return _avgpool_loops(dy, x, kernel_size, stride, divisor=s * s)
+
+
+def _avgpool_averaged_over_windows(dy, x, kernel_size, stride=None):
+    # Each input's total divided by the number of windows that cover it, as well as by k * k.
+    k = kernel_size
+    s = k if stride is None else stride
+    total, count = np.zeros(x.shape), np.zeros(x.shape)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            total[:, :, i * s : i * s + k, j * s : j * s + k] += dy[:, :, i : i + 1, j : j + 1]
+            count[:, :, i * s : i * s + k, j * s : j * s + k] += 1
+    return total / np.maximum(count, 1) / k**2
+
+
+def nchw_to_nhwc_rows_ravel(w, shape):
+    C, H, W = shape
+    i, j, c = np.meshgrid(np.arange(H), np.arange(W), np.arange(C), indexing="ij")
+    return w[np.ravel_multi_index((c.ravel(), i.ravel(), j.ravel()), (C, H, W))]
+
+
+def same_padding_floor_ceil(kernel_size):
+    kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
+    return ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+
+
+def _same_padding_square(kernel_size):
+    k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
+    return ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2)
+
+
+def dropout_forward_uniform(x, p, rng):
+    mask = rng.uniform(size=x.shape) >= p
+    return x * mask / (1 - p), mask
+
+
+def relu_backward_heaviside(dy, x):
+    return dy * np.heaviside(x, 0.0)
+
+
+def log_softmax_loops(z):
+    log_p = np.empty_like(z)
+    for n, row in enumerate(z):
+        m = max(row)
+        total = sum(math.exp(v - m) for v in row)
+        log_p[n] = [v - m - math.log(total) for v in row]
+    return log_p
+
+
+def _log_softmax_minus_min(z):
+    m = z.min(axis=1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+
+def _ce_rows_minus_one(z, t):
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[t] -= 1  # whole rows t, not the entries [n, t[n]]
+    return p / len(z)
+
+
+def _adam_eps_squared_inside(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
+    return w - lr * m_hat / np.sqrt(v_hat + eps**2), m, v
+
+
+RIGHT["conv2d_forward"].append(conv2d_forward_as_strided)
+RIGHT["conv2d_backward"].append(conv2d_backward_full_convolution)
+RIGHT["maxpool2d_backward"].append(maxpool2d_backward_put_along_axis)
+RIGHT["avgpool2d_backward"].append(avgpool2d_backward_add_at)
+RIGHT["nchw_to_nhwc_rows"].append(nchw_to_nhwc_rows_ravel)
+RIGHT["same_padding"].append(same_padding_floor_ceil)
+RIGHT["dropout_forward"].append(dropout_forward_uniform)
+RIGHT["relu_backward"].append(relu_backward_heaviside)
+RIGHT["log_softmax"].append(log_softmax_loops)
+
+WRONG["same_padding"].append(
+    Wrong(_same_padding_square, "it returns (1, 1, 1, 1); expected (1, 1, 2, 2)", "k_h for both")
+)
+WRONG["conv2d_forward"].append(
+    Wrong(
+        _conv_forward_square_output,
+        "y has shape (2, 3, 5, 5); expected (2, 3, 5, 6)",
+        "W_out = H_out",
+    )
+)
+WRONG["maxpool2d_backward"] += [
+    Wrong(
+        _maxpool_backward_fancy_index,
+        "the gradients of overlapping windows must add up",
+        "fancy-index +=, which adds a repeated position once",
+    ),
+    Wrong(
+        _maxpool_backward_divmod_by_stride,
+        "First failing case, overlapping windows: 3x3, stride 2",
+        "unravels the argmax with the stride as the window's width",
+    ),
+]
+WRONG["avgpool2d_backward"] += [
+    Wrong(
+        _avgpool_divided_by_stride,
+        "First failing case, overlapping windows: 3x3, stride 2",
+        "divides by stride * stride",
+    ),
+    Wrong(
+        _avgpool_averaged_over_windows,
+        "First failing case, overlapping windows: 3x3, stride 2",
+        "also divides by the number of windows over each input",
+    ),
+]
+WRONG["relu_backward"].append(
+    Wrong(lambda dy, x: dy * np.heaviside(x, 0.5), "First failing case, integer x", "1/2 at 0")
+)
+WRONG["log_softmax"].append(
+    Wrong(_log_softmax_minus_min, "log_p has -inf at log_p[0, 0]", "the row's minimum subtracted")
+)
+WRONG["cross_entropy_backward"].append(
+    Wrong(_ce_rows_minus_one, "dz is wrong: largest error", "p[t] -= 1")
+)
+WRONG["adam_step"].append(
+    Wrong(_adam_eps_squared_inside, "First failing case, small gradients", "sqrt(v_hat + eps**2)")
+)
