@@ -513,6 +513,8 @@ def test_a_tuple_of_floats_shows_its_values(capsys):
     passed, out = _verdict(capsys, "same_padding", same_padding)
     assert passed is False
     assert "it returns the tuple (1.0, 1.0, 1.0, 1.0); expected a tuple of 4 ints" in out, out
+    passed, out = _verdict(capsys, "conv_output_size", lambda *args: (25,))
+    assert "it returns the tuple (25,); expected an int" in out, out
 
 
 def test_an_error_that_cannot_be_printed(capsys):

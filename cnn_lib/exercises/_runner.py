@@ -220,7 +220,11 @@ def _what(value) -> str:
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, (tuple, list)):
         if 0 < len(value) <= 8 and all(isinstance(v, numbers.Number) for v in value):
-            return f"the {type(value).__name__} ({', '.join(str(v) for v in value)})"
+            items = ", ".join(str(v) for v in value)
+            shown = (
+                f"[{items}]" if isinstance(value, list) else f"({items}{',' * (len(value) == 1)})"
+            )
+            return f"the {type(value).__name__} {shown}"
         return f"a {type(value).__name__} of {len(value)}"
     if isinstance(value, numbers.Real):
         return f"a {type(value).__name__} ({value:.6g})"
