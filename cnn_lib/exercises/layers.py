@@ -350,9 +350,10 @@ DROPOUT_FORWARD = Exercise(
 Inverted dropout while training. x : any shape, p : the probability of dropping a unit, in
 [0, 1), rng : a np.random.Generator to draw from (and only from it, so that a seeded rng gives
 the same mask every time). Returns y of the shape of x, and mask, a boolean array of that
-shape, True where the unit is kept. Each unit is kept with probability 1 - p, and kept units
-are scaled by 1 / (1 - p), so that the expected value of y is x and the layer needs no change
-at test time: y = x * mask / (1 - p). Leave x unchanged.""",
+shape, True where the unit is kept. Each unit is kept with probability 1 - p, independently of
+the others (one draw per entry of x), and kept units are scaled by 1 / (1 - p), so that the
+expected value of y is x and the layer needs no change at test time: y = x * mask / (1 - p).
+Leave x unchanged.""",
     outputs=(("y", "array"), ("mask", "mask")),
     cases=_dropout_cases,
     reference=dropout_forward_reference,
