@@ -552,3 +552,16 @@ def test_a_mistake_that_fits_one_failing_case_by_chance_is_not_named(capsys):
     assert passed is False
     assert "it returns 3; expected 4" in out
     assert "Likely mistake" not in out, out
+
+
+def test_not_implemented_for_the_first_case_only_is_not_a_stub(capsys):
+    # A function that leaves out only the default stride is not "not done yet" as a whole.
+    def maxpool2d_forward(x, kernel_size, stride=None):
+        if stride is None:
+            raise NotImplementedError
+        return RIGHT["maxpool2d_forward"][0](x, kernel_size, stride)
+
+    passed, out = _verdict(capsys, "maxpool2d_forward", maxpool2d_forward)
+    assert passed is False
+    assert out.startswith("maxpool2d_forward: not right yet. 5 of 8 cases pass."), out
+    assert "it raises NotImplementedError for this case: not done yet" in out
