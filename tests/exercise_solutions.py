@@ -1427,9 +1427,14 @@ WRONG["avgpool2d_backward"] += [
 WRONG["relu_backward"].append(
     Wrong(lambda dy, x: dy * np.heaviside(x, 0.5), "First failing case, integer x", "1/2 at 0")
 )
-WRONG["log_softmax"].append(
-    Wrong(_log_softmax_minus_min, "log_p has -inf at log_p[0, 0]", "the row's minimum subtracted")
-)
+WRONG["log_softmax"] += [
+    Wrong(_log_softmax_minus_min, "log_p has -inf at log_p[0, 0]", "the row's minimum subtracted"),
+    Wrong(
+        lambda z: z - np.log(np.sum(np.exp(z), axis=1, keepdims=True)),
+        "log(sum(exp(z))) without the max overflows",
+        "log-sum-exp without the max",
+    ),
+]
 WRONG["cross_entropy_backward"].append(
     Wrong(_ce_rows_minus_one, "dz is wrong: largest error", "p[t] -= 1")
 )

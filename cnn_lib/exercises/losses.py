@@ -97,6 +97,11 @@ changes nothing mathematically. Leave z unchanged.""",
             variant=_log_softmax_naive,
         ),
         Mistake(
+            "log(sum(exp(z))) without the max overflows: exp(1000) is inf, and z - inf is -inf; "
+            "subtract each row's maximum m first, (z - m) - log(sum(exp(z - m)))",
+            variant=lambda z: z - np.log(np.exp(z).sum(axis=1, keepdims=True)),
+        ),
+        Mistake(
             "log(softmax(z)) underflows: exp(z - m) is 0 for logits far below the maximum and "
             "log(0) = -inf; compute (z - m) - log(sum(exp(z - m))) directly",
             variant=_log_of_softmax,
