@@ -30,7 +30,7 @@ RTOL = 1e-6  # relative tolerance, element by element
 ATOL_SCALE = 1e-9  # plus this fraction of the largest expected magnitude, for entries near zero
 GRAD_RTOL = 1e-6  # relative error allowed against central differences (float64, eps = 1e-6)
 FLOAT32_RTOL = 1e-4  # float32 rounding summed over a few dozen terms, relative to the largest
-WIDTH = 96  # verdict lines are wrapped to this width
+WIDTH = 79  # verdict lines are wrapped to this width, so they fit the book's code box
 
 
 @dataclass(frozen=True)
@@ -590,7 +590,12 @@ def _settings(exercise: Exercise, args: tuple) -> str:
 
 def _fill(text: str, indent: str = "") -> str:
     return textwrap.fill(
-        text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ", break_long_words=False
+        text,
+        WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
     )
 
 
