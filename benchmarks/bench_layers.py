@@ -71,7 +71,7 @@ def bench_conv(case, repeats, full_naive):
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     dy = rng.standard_normal(layer.output_shape(x.shape)).astype(np.float32)
     _, _, Ho, Wo = dy.shape
-    flops = 3 * 2 * N * F * Ho * Wo * C * K * K  # forward, dx and dW: one multiply-add each
+    flops = 3 * 2 * N * F * Ho * Wo * C * K * K  # forward, dx and dw: one multiply-add each
 
     def fast():
         layer.forward(x)
@@ -80,7 +80,7 @@ def bench_conv(case, repeats, full_naive):
     t_fast = median_time(fast, repeats)
 
     n_naive = N if full_naive else NAIVE_IMAGES
-    Wt, b = layer.params["W"], layer.params["b"]
+    Wt, b = layer.params["w"], layer.params["b"]
 
     def loops():
         naive.conv2d_forward_naive(x[:n_naive], Wt, b, s, p)

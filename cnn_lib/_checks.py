@@ -71,8 +71,50 @@ def check_array(x, owner: str, what: str = "input") -> np.ndarray:
     return x
 
 
+def check_floats(owner: str, **arrays) -> None:
+    """Refuse any of ``arrays`` (given by name: ``x=x, w=w``) that is not a floating point array.
+
+    For the fast arithmetic behind the layers: it computes in the dtype it is given and converts
+    nothing, so an integer array would round (a mean of 0) or wrap around (uint8 sums).
+    """
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{owner}: expected {name} as a NumPy array, got {type(a).__name__}")
+        if not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(
+                f"{owner}: expected {name} as a floating point array (float32 or float64), "
+                f"got dtype {a.dtype}"
+            )
+
+
+def as_floats(a, owner: str, what: str) -> np.ndarray:
+    """``a`` as an array of floating point numbers, for functions that take any real numbers.
+
+    Floating point arrays come back as they are (no copy); integers and booleans come back as a
+    float64 copy, the type np.mean computes them in, so that no difference or sum wraps around
+    in a small integer type. Anything else (complex numbers, text, objects) raises TypeError.
+    """
+    a = np.asarray(a)
+    if np.issubdtype(a.dtype, np.floating):
+        return a
+    if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+        return a.astype(np.float64)
+    raise TypeError(
+        f"{owner}: expected {what} as real numbers (floating point or integer), got dtype {a.dtype}"
+    )
+
+
 def check_dtype(x: np.ndarray, dtype: np.dtype, owner: str) -> None:
     """Layers with parameters compute in their parameters' dtype and do not convert silently."""
+    if x.dtype != dtype and not x.dtype.isnative:
+        # float32 in the other byte order (from a file, say) is not np.float32, and building the
+        # layer "with dtype=np.float32" would not help: the byte order is what must change.
+        order = {">": "big-endian", "<": "little-endian"}[x.dtype.byteorder]
+        raise TypeError(
+            f"{owner}: the input is {x.dtype.name} in {order} byte order (dtype {x.dtype.str}); "
+            f"the layer computes in {np.dtype(dtype).name} in this machine's native byte order: "
+            f"convert it with x.astype(np.{np.dtype(dtype).name})"
+        )
     if x.dtype != dtype:
         raise TypeError(
             f"{owner}: parameters are {np.dtype(dtype).name} but the input is {x.dtype}; "
@@ -92,6 +134,11 @@ def check_grad_shape(dy, expected: tuple[int, ...], owner: str) -> np.ndarray:
         raise RuntimeError(f"{owner}: backward() called before forward()")
     if not isinstance(dy, np.ndarray):
         raise TypeError(f"{owner}: expected the gradient dy as a NumPy array, got {type(dy)}")
+    if not np.issubdtype(dy.dtype, np.floating):
+        raise TypeError(
+            f"{owner}: expected a floating point gradient dy (float32 or float64), "
+            f"got dtype {dy.dtype}"
+        )
     if dy.shape != tuple(expected):
         raise ValueError(
             f"{owner}: expected dy of shape {tuple(expected)} (the forward output), got {dy.shape}"

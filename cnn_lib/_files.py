@@ -1,12 +1,25 @@
-"""Writing files so that a reader never sees half of one."""
+"""Files: writing them so that a reader never sees half of one, and reading ``.npz`` archives of
+plain arrays without ever unpickling anything."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
+
+NPZ_EXPECTED = "an .npz archive of named numeric arrays, as Sequential.save writes"
+
+
+class WeightsFileError(ValueError):
+    """A weights file that cannot be used: not an .npz archive of plain numeric arrays, or arrays
+    that do not fit the model. The message names the file, what was expected and what came."""
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
@@ -26,3 +39,82 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _not_an_archive(head: bytes) -> str:
+    """What a file is, judged from its first bytes, when it is not a zip archive."""
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "it holds a single array (.npy format), not an archive of named arrays"
+    if head[0] == 0x80:  # every pickle of protocol 2 or later starts with the PROTO opcode
+        return (
+            "it is a pickle file; cnn_lib never unpickles a weights file, because unpickling "
+            "can run any code the file contains"
+        )
+    return f"it is not an .npz archive (its first bytes are {head.hex(' ')})"
+
+
+def _read_npy(raw: bytes, path: Path, member: str) -> np.ndarray:
+    """One archive entry in .npy format -> its array; only plain (non-object) dtypes."""
+    where = f"{path}: entry {member!r}"
+    if not raw.startswith(b"\x93NUMPY"):
+        raise WeightsFileError(f"{where} is not a NumPy array (.npy); expected {NPZ_EXPECTED}")
+    f = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(f)
+        read_header = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }.get(version)
+        if read_header is None:
+            raise WeightsFileError(
+                f"{where} is in .npy format version {version[0]}.{version[1]}; expected version "
+                "1.0 or 2.0, which every plain numeric array is saved in"
+            )
+        _, _, dtype = read_header(f)
+        if dtype.hasobject:
+            raise WeightsFileError(
+                f"{where} holds Python objects (dtype {dtype}), which only unpickling could "
+                f"read; cnn_lib never unpickles a weights file. Expected {NPZ_EXPECTED}"
+            )
+        f.seek(0)
+        return np.lib.format.read_array(f, allow_pickle=False)
+    except ValueError as err:  # a damaged header, or fewer bytes than the header promises
+        if isinstance(err, WeightsFileError):
+            raise
+        raise WeightsFileError(f"{where} is damaged ({err}); expected {NPZ_EXPECTED}") from err
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of the .npz archive at ``path``, keyed by name, read without unpickling.
+
+    Raises FileNotFoundError (or PermissionError) if the file cannot be opened, and
+    WeightsFileError, naming the file, for anything that is not an .npz archive of plain arrays:
+    a directory, an empty file, a single .npy array, a pickle, any other kind of file, a damaged
+    or truncated archive, an entry that is not an array or that holds Python objects.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise WeightsFileError(f"{path}: it is a directory; expected {NPZ_EXPECTED}")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(b"PK"):  # the signature that every zip archive starts with
+        raise WeightsFileError(f"{path}: {_not_an_archive(head)}; expected {NPZ_EXPECTED}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = {member: archive.read(member) for member in archive.namelist()}
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+    ) as err:
+        raise WeightsFileError(
+            f"{path}: a damaged or truncated zip archive ({err}); expected {NPZ_EXPECTED}"
+        ) from err
+    return {
+        member.removesuffix(".npy"): _read_npy(raw, path, member) for member, raw in entries.items()
+    }

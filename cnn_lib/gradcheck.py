@@ -2,7 +2,14 @@
 
 The check uses a random upstream gradient g: the scalar L = sum(forward(x) * g) has
 dL/dx = backward(g), so one scalar tests the whole Jacobian in a random direction per output.
-Run it in float64: in float32 the rounding error of the differences swamps the comparison.
+
+It runs in float64, always. A difference quotient (L(x + eps) - L(x - eps)) / (2 eps) divides
+the rounding error of L by 2 eps: float64 keeps about 16 significant digits, so with eps = 1e-6
+a right gradient agrees to about 1e-10 and a wrong one is off by 1e-1 or more. float32 keeps
+about 7 digits, so the rounding error alone is then as large as a wrong gradient's (relative
+errors near 0.1 for correct float32 layers). `gradient_errors` therefore checks a float64 copy
+of the layer on a float64 copy of the input, and `numerical_gradient` refuses anything less
+precise than float64.
 """
 
 from __future__ import annotations
@@ -12,30 +19,53 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._checks import as_floats
+
 
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """dF/dx by central differences, (f(x + eps) - f(x - eps)) / (2 eps), one entry at a time.
 
     ``f`` takes no arguments and reads ``x``, which is nudged in place and always restored.
-    x : any shape -> gradient of the same shape.
+    x : float64 array of any shape -> gradient of the same shape, float64.
+    Raises TypeError for x that is not a NumPy array of float64 (or wider) numbers: an integer
+    array cannot hold x + eps, and in float32 the differences are mostly rounding error. ``f``
+    should compute in float64 too.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat = x.reshape(-1)  # a view: nudging it nudges x
-    for k in range(flat.size):
-        original = flat[k]
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"numerical_gradient: expected x as a float64 array, got {got}")
+    if np.finfo(x.dtype).eps > np.finfo(np.float64).eps:
+        raise TypeError(
+            f"numerical_gradient: expected x as a float64 array, got dtype {x.dtype}: in "
+            f"{x.dtype}, f(x + eps) - f(x - eps) is mostly rounding error. Give it a float64 x "
+            "(and let f compute in float64)"
+        )
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for k in np.ndindex(x.shape):  # x itself, whatever its strides: a reshape might copy
+        original = x[k]
         try:
-            flat[k] = original + eps
+            x[k] = original + eps
             f_plus = f()
-            flat[k] = original - eps
+            x[k] = original - eps
             f_minus = f()
         finally:
-            flat[k] = original
-        grad.reshape(-1)[k] = (f_plus - f_minus) / (2 * eps)
+            x[k] = original
+        grad[k] = (f_plus - f_minus) / (2 * eps)
     return grad
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b|| / (||a|| + ||b||): 0 for equal arrays, 1 for opposite ones, scale-free."""
+    """||a - b|| / (||a|| + ||b||): 0 for equal arrays, 1 for opposite ones, scale-free.
+
+    a, b : arrays of the same shape, computed in float64 (integers too, so no difference wraps
+    around). Raises ValueError for different shapes, which broadcasting would silently pair up.
+    """
+    a = as_floats(a, "relative_error", "a").astype(np.float64, copy=False)
+    b = as_floats(b, "relative_error", "b").astype(np.float64, copy=False)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"relative_error: expected a and b of the same shape, got {a.shape} and {b.shape}"
+        )
     denominator = np.linalg.norm(a) + np.linalg.norm(b)
     if denominator == 0.0:
         return 0.0
@@ -50,20 +80,33 @@ def gradient_errors(
     eps: float = 1e-6,
     rng: np.random.Generator | None = None,
 ) -> dict[str, float]:
-    """Relative error of the layer's analytic gradients against numerical ones.
+    """Relative error of the layer's analytic gradients against numerical ones, in float64.
 
-    Returns {"x": error of dx, "W": error of grads["W"], ...}: one entry for the input and one
-    per parameter. The layer itself is left untouched: every evaluation runs on a fresh copy, so
-    a layer that draws random numbers (dropout) draws the same ones every time.
+    layer : a Layer; x : a floating point input of the shape the layer takes.
+    Returns {"x": error of dx, "w": error of grads["w"], ...}: one entry for the input and one
+    per parameter. The check runs on float64 copies, ``layer.astype(np.float64)`` and x, so a
+    float32 layer is checked for its formulas, not for float32's rounding (see the module's
+    docstring). The layer itself is left untouched: every evaluation runs on a fresh copy, so a
+    layer that draws random numbers (dropout) draws the same ones every time.
+    Raises TypeError for x that is not floating point, and for a layer whose float64 copy does
+    not compute in float64 (one that converts inside cannot be checked this way).
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    x = np.array(x, copy=True)
-    pristine = copy.deepcopy(layer)
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"gradient_errors: expected a floating point input x, got {got}")
+    x = x.astype(np.float64)  # a copy: numerical_gradient nudges it
+    # A Layer converts itself; for any other object with params, the copies below do.
+    pristine = layer.astype(np.float64) if hasattr(layer, "astype") else copy.deepcopy(layer)
 
     analytic = copy.deepcopy(pristine)
     y = analytic.forward(x.copy(), training=training)
-    g = rng.standard_normal(y.shape).astype(y.dtype)
-    errors = {"x": None}
+    if y.dtype != np.float64:
+        raise TypeError(
+            f"gradient_errors: {layer!r} gives {y.dtype} for float64 parameters and input; the "
+            "check needs it to compute in float64 throughout"
+        )
+    g = rng.standard_normal(y.shape)
     dx = analytic.backward(g.copy())
 
     def scalar_loss(x_in, params):
@@ -72,8 +115,8 @@ def gradient_errors(
             trial.params[key] = value
         return float(np.sum(trial.forward(x_in.copy(), training=training) * g))
 
-    params = {k: v.copy() for k, v in pristine.params.items()}
-    errors["x"] = relative_error(dx, numerical_gradient(lambda: scalar_loss(x, params), x, eps))
+    params = {k: v.astype(np.float64) for k, v in pristine.params.items()}  # copies
+    errors = {"x": relative_error(dx, numerical_gradient(lambda: scalar_loss(x, params), x, eps))}
     for key in params:
         numeric = numerical_gradient(lambda: scalar_loss(x, params), params[key], eps)
         errors[key] = relative_error(analytic.grads[key], numeric)

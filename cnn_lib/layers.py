@@ -2,9 +2,14 @@
 
 NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx and fills ``grads``
 (same keys and shapes as ``params``); it never changes a parameter: an optimizer does that.
+An empty batch (N = 0) gives empty outputs of the right shape and zero parameter gradients, as
+in PyTorch.
 """
 
 from __future__ import annotations
+
+import copy
+import math
 
 import numpy as np
 
@@ -15,6 +20,10 @@ from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, max
 
 class Layer:
     """Base class: parameters, their gradients, and what forward keeps for backward."""
+
+    # The parameters' dtype, which the input must match, in layers that have parameters; None in
+    # the others, which compute in their input's dtype.
+    dtype: np.dtype | None = None
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -38,6 +47,22 @@ class Layer:
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training=training)
 
+    def astype(self, dtype) -> Layer:
+        """A deep copy of this layer that computes in ``dtype``, a floating point type.
+
+        Parameters and gradients are converted; the layer itself is unchanged. `gradcheck`
+        uses it to check a float32 layer in float64. Raises TypeError for other dtypes.
+        """
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"{self.name}: dtype must be a floating point type, got {dtype}")
+        twin = copy.deepcopy(self)
+        twin.params = {key: value.astype(dtype) for key, value in self.params.items()}
+        twin.grads = {key: value.astype(dtype) for key, value in self.grads.items()}
+        if twin.dtype is not None:
+            twin.dtype = dtype
+        return twin
+
     def _check_dy(self, dy: np.ndarray) -> np.ndarray:
         return chk.check_grad_shape(dy, self._out_shape, self.name)
 
@@ -52,7 +77,7 @@ class Conv2D(Layer):
 
     x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out), with
     H_out = floor((H + 2 * padding - kh) / stride) + 1 (and likewise W_out).
-    params["W"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
+    params["w"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
     """
 
     def __init__(
@@ -78,7 +103,7 @@ class Conv2D(Layer):
         rng = np.random.default_rng() if rng is None else rng
         kh, kw = self.kernel_size
         fan_in = self.in_channels * kh * kw
-        self.params["W"] = _he_normal(
+        self.params["w"] = _he_normal(
             rng, (self.out_channels, self.in_channels, kh, kw), fan_in, self.dtype
         )
         self.params["b"] = np.zeros(self.out_channels, dtype=self.dtype)
@@ -122,7 +147,7 @@ class Conv2D(Layer):
         # the allocator can hand the same pages back instead of faulting in fresh ones.
         self._cache = None
         y, self._cache = conv2d_forward(
-            x, self.params["W"], self.params["b"], self.stride, self.pads
+            x, self.params["w"], self.params["b"], self.stride, self.pads
         )
         self._out_shape = y.shape
         return y
@@ -130,7 +155,7 @@ class Conv2D(Layer):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy : (N, out_channels, H_out, W_out) -> dx : (N, in_channels, H, W); fills grads."""
         dy = self._check_dy(dy).astype(self.dtype, copy=False)
-        dx, self.grads["W"], self.grads["b"] = conv2d_backward(dy, self._cache)
+        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dy, self._cache)
         return dx
 
 
@@ -210,7 +235,8 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"{self.name}: expected input of shape (N, ...), got {x.shape}")
         self._x_shape = x.shape
-        y = x.reshape(x.shape[0], -1)
+        # The feature count spelled out, not -1: NumPy cannot infer -1 for an empty batch (N = 0).
+        y = x.reshape(x.shape[0], math.prod(x.shape[1:]))
         self._out_shape = y.shape
         return y
 
@@ -270,10 +296,10 @@ class Dropout(Layer):
 
 
 class Dense(Layer):
-    """Fully connected layer: y = x @ W + b.
+    """Fully connected layer: y = x @ w + b.
 
     x : (N, in_features) -> y : (N, out_features)
-    params["W"] : (in_features, out_features), params["b"] : (out_features,)
+    params["w"] : (in_features, out_features), params["b"] : (out_features,)
     """
 
     def __init__(
@@ -290,7 +316,7 @@ class Dense(Layer):
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"{self.name}: dtype must be a floating point type, got {self.dtype}")
         rng = np.random.default_rng() if rng is None else rng
-        self.params["W"] = _he_normal(
+        self.params["w"] = _he_normal(
             rng, (self.in_features, self.out_features), self.in_features, self.dtype
         )
         self.params["b"] = np.zeros(self.out_features, dtype=self.dtype)
@@ -310,13 +336,13 @@ class Dense(Layer):
             )
         chk.check_dtype(x, self.dtype, self.name)
         self._x = x
-        y = x @ self.params["W"] + self.params["b"]
+        y = x @ self.params["w"] + self.params["b"]
         self._out_shape = y.shape
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy : (N, out_features) -> dx : (N, in_features); fills grads."""
         dy = self._check_dy(dy).astype(self.dtype, copy=False)
-        self.grads["W"] = self._x.T @ dy
+        self.grads["w"] = self._x.T @ dy
         self.grads["b"] = dy.sum(axis=0)
-        return dy @ self.params["W"].T
+        return dy @ self.params["w"].T

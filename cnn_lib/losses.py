@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_floats
+
+
+def _logits(z, owner: str) -> np.ndarray:
+    """z as floating point logits of shape (..., K), K >= 1: integers in float64, where
+    ``z - max`` cannot wrap around (in uint8, 1 - 3 is 254)."""
+    z = as_floats(z, owner, "logits z")
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(f"{owner}: expected logits z of shape (..., K) with K >= 1, got {z.shape}")
+    return z
+
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """log(softmax(z)) along the last axis, computed as z - max - log(sum(exp(z - max))).
 
     Subtracting the maximum changes nothing mathematically and keeps every exponent <= 0, so
     exp never overflows; the largest term is exp(0) = 1, so the sum never underflows to 0.
-    z : (..., K) -> (..., K)
+    z : (..., K) -> (..., K), in z's floating point dtype; integer z is computed in float64.
+    Raises ValueError for K = 0 and TypeError for complex numbers, text or objects.
     """
+    z = _logits(z, "log_softmax")
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Probabilities along the last axis, without overflow. z : (..., K) -> (..., K)."""
-    return np.exp(log_softmax(z))
+    """Probabilities along the last axis, without overflow. z : (..., K) -> (..., K).
+
+    Integer z is computed in float64; errors as in `log_softmax`.
+    """
+    return np.exp(log_softmax(_logits(z, "softmax")))
 
 
 class SoftmaxCrossEntropy:
@@ -26,6 +42,11 @@ class SoftmaxCrossEntropy:
 
     forward(logits (N, K), labels (N,)) -> float, the mean of -log softmax(logits)[n, labels[n]].
     backward() -> dlogits (N, K) = (softmax(logits) - onehot(labels)) / N.
+
+    Raises TypeError for logits that are not floating point or labels that are not integers, and
+    ValueError for mismatched shapes, labels outside [0, K - 1], and an empty batch (N = 0): the
+    mean of no losses is undefined. PyTorch returns nan there; cnn_lib refuses, because a nan
+    would silently spoil every running mean it is added to (an epoch's loss, say).
     """
 
     name = "SoftmaxCrossEntropy"
@@ -50,7 +71,12 @@ class SoftmaxCrossEntropy:
                 f"{self.name}: expected labels of shape ({logits.shape[0]},) to match logits "
                 f"{logits.shape}, got {labels.shape}"
             )
-        K = logits.shape[1]
+        N, K = logits.shape
+        if N == 0 or K == 0:
+            raise ValueError(
+                f"{self.name}: expected at least one example and one class, got logits of shape "
+                f"{logits.shape}{' (the mean over an empty batch is undefined)' if N == 0 else ''}"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= K):
             bad = labels[(labels < 0) | (labels >= K)][0]
             raise ValueError(

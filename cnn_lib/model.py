@@ -1,8 +1,9 @@
 """A network as a list of layers: `Sequential`, and `reference_cnn`, the book's model.
 
 `Sequential` chains ``forward`` through the layers and ``backward`` back through them, names
-every parameter ``"<layer index>.<key>"`` (``"0.W"`` is the first layer's weights), prints a
-summary, and saves and loads its weights as a ``.npz`` file of plain arrays.
+every parameter ``"<layer index>.<key>"`` (``"0.w"`` is the first layer's weights), prints a
+summary, and saves and loads its weights as a ``.npz`` file of plain arrays. `Sequential.load`
+raises `WeightsFileError` (a ValueError) for a file it cannot use.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._files import write_atomically
+from ._files import WeightsFileError, read_npz, write_atomically
 from .layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU
 
 
@@ -125,7 +126,7 @@ class Sequential:
         return "\n".join(body)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write every parameter to ``path`` as an .npz archive, keyed by name ("0.W", ...).
+        """Write every parameter to ``path`` as an .npz archive, keyed by name ("0.w", ...).
 
         The archive is written to a temporary file next to ``path`` and then renamed over it,
         so ``path`` holds either the old file or the complete new one, never half of one.
@@ -138,32 +139,33 @@ class Sequential:
         """Copy the parameters saved by `save` into this model.
 
         Every array is checked first (the same names, shapes and dtypes as this model's); on any
-        mismatch a ValueError names the parameter and nothing is changed.
+        mismatch nothing is changed. Nothing in the file is ever unpickled.
+
+        Raises FileNotFoundError for a missing file, and WeightsFileError (a ValueError) naming
+        the file for one that is not an .npz archive of plain arrays (a pickle, a single .npy
+        array, an archive holding Python objects, a damaged or truncated archive, an empty
+        file, a directory, ...) or whose arrays do not fit this model (a missing or unexpected
+        name, a wrong shape or dtype).
         """
         expected = {p.name: p.value for p in self.parameters()}
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(
-                f"{path}: expected an .npz archive of named arrays (from save), got a single "
-                f"array of shape {archive.shape}"
-            )
-        with archive:
-            loaded = {name: archive[name] for name in archive.files}
+        loaded = read_npz(path)
         missing = sorted(expected.keys() - loaded.keys())
         extra = sorted(loaded.keys() - expected.keys())
         if missing or extra:
-            raise ValueError(
+            raise WeightsFileError(
                 f"{path}: the saved parameters do not match this model: "
                 f"missing {missing or 'none'}, unexpected {extra or 'none'}"
             )
         for name, value in expected.items():
             got = loaded[name]
             if got.shape != value.shape:
-                raise ValueError(
+                raise WeightsFileError(
                     f"{path}: parameter {name!r} expected shape {value.shape}, got {got.shape}"
                 )
-            if got.dtype != value.dtype:
-                raise ValueError(
+            # The same type in the other byte order (a file from a big-endian machine) is fine:
+            # copying into the parameter converts it.
+            if got.dtype.newbyteorder("=") != value.dtype:
+                raise WeightsFileError(
                     f"{path}: parameter {name!r} expected dtype {value.dtype}, got {got.dtype}"
                 )
         for name, value in expected.items():

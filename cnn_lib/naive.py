@@ -2,12 +2,21 @@
 
 Slow on purpose. They are the "before" picture in the book and the reference the fast layers are
 tested against. Arguments follow the fast functions: ``stride`` an int or (sh, sw); ``padding``
-an int, (ph, pw), or (top, bottom, left, right).
+an int, (ph, pw), or (top, bottom, left, right). Integer (or boolean) arrays are computed in
+float64, as np.mean computes them, so that a small example can be typed as whole numbers;
+complex numbers, text and objects raise TypeError.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._checks import as_floats
+
+
+def _float(a) -> np.ndarray:
+    """``a`` in floating point: integers in float64, where no sum wraps around."""
+    return as_floats(a, "cnn_lib.naive", "arrays")
 
 
 def _pair(v) -> tuple[int, int]:
@@ -27,12 +36,13 @@ def _pad(x: np.ndarray, pads) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
-def conv2d_forward_naive(x, W, b, stride=1, padding=0):
-    """x : (N, C, H, W), W : (F, C, kh, kw), b : (F,) -> y : (N, F, H_out, W_out)."""
+def conv2d_forward_naive(x, w, b, stride=1, padding=0):
+    """x : (N, C, H, W), w : (F, C, kh, kw), b : (F,) -> y : (N, F, H_out, W_out)."""
+    x, w, b = _float(x), _float(w), _float(b)
     (sh, sw), pads = _pair(stride), _pads(padding)
     xp = _pad(x, pads)
     N, C, Hp, Wp = xp.shape
-    F, _, kh, kw = W.shape
+    F, _, kh, kw = w.shape
     Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
     y = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
     for n in range(N):
@@ -40,33 +50,34 @@ def conv2d_forward_naive(x, W, b, stride=1, padding=0):
             for i in range(Ho):
                 for j in range(Wo):
                     window = xp[n, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
-                    y[n, f, i, j] = np.sum(window * W[f]) + b[f]
+                    y[n, f, i, j] = np.sum(window * w[f]) + b[f]
     return y
 
 
-def conv2d_backward_naive(dy, x, W, stride=1, padding=0):
-    """dy : (N, F, H_out, W_out) -> dx : (N, C, H, W), dW : (F, C, kh, kw), db : (F,).
+def conv2d_backward_naive(dy, x, w, stride=1, padding=0):
+    """dy : (N, F, H_out, W_out) -> dx : (N, C, H, W), dw : (F, C, kh, kw), db : (F,).
 
-    Each output y[n, f, i, j] = sum(window * W[f]) + b[f] sends dy[n, f, i, j] * W[f] back to its
-    window and dy[n, f, i, j] * window to W[f].
+    Each output y[n, f, i, j] = sum(window * w[f]) + b[f] sends dy[n, f, i, j] * w[f] back to its
+    window and dy[n, f, i, j] * window to w[f].
     """
+    dy, x, w = _float(dy), _float(x), _float(w)
     (sh, sw), pads = _pair(stride), _pads(padding)
     xp = _pad(x, pads)
-    N, C, H, Wd = x.shape
-    F, _, kh, kw = W.shape
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
     _, _, Ho, Wo = dy.shape
-    dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(F, dtype=W.dtype)
+    dxp, dw, db = np.zeros_like(xp), np.zeros_like(w), np.zeros(F, dtype=w.dtype)
     for n in range(N):
         for f in range(F):
             for i in range(Ho):
                 for j in range(Wo):
                     rows = slice(i * sh, i * sh + kh)
                     cols = slice(j * sw, j * sw + kw)
-                    dxp[n, :, rows, cols] += dy[n, f, i, j] * W[f]
-                    dW[f] += dy[n, f, i, j] * xp[n, :, rows, cols]
+                    dxp[n, :, rows, cols] += dy[n, f, i, j] * w[f]
+                    dw[f] += dy[n, f, i, j] * xp[n, :, rows, cols]
                     db[f] += dy[n, f, i, j]
     top, _, left, _ = pads
-    return dxp[:, :, top : top + H, left : left + Wd], dW, db
+    return dxp[:, :, top : top + H, left : left + W], dw, db
 
 
 def _pool_windows(x, kernel_size, stride):
@@ -91,6 +102,7 @@ def _pool_out_shape(x, kernel_size, stride):
 
 def maxpool2d_forward_naive(x, kernel_size, stride=None):
     """x : (N, C, H, W) -> y : (N, C, H_out, W_out), the maximum of each window."""
+    x = _float(x)
     y = np.zeros(_pool_out_shape(x, kernel_size, stride), dtype=x.dtype)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         y[n, c, i, j] = np.max(x[n, c, rows, cols])
@@ -102,6 +114,7 @@ def maxpool2d_backward_naive(dy, x, kernel_size, stride=None):
 
     Each window's gradient goes to its first maximum in row-major order (np.argmax's choice).
     """
+    dy, x = _float(dy), _float(x)
     dx = np.zeros_like(x)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         window = x[n, c, rows, cols]
@@ -112,6 +125,7 @@ def maxpool2d_backward_naive(dy, x, kernel_size, stride=None):
 
 def avgpool2d_forward_naive(x, kernel_size, stride=None):
     """x : (N, C, H, W) -> y : (N, C, H_out, W_out), the mean of each window."""
+    x = _float(x)
     y = np.zeros(_pool_out_shape(x, kernel_size, stride), dtype=x.dtype)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         y[n, c, i, j] = np.mean(x[n, c, rows, cols])
@@ -120,6 +134,7 @@ def avgpool2d_forward_naive(x, kernel_size, stride=None):
 
 def avgpool2d_backward_naive(dy, x, kernel_size, stride=None):
     """dy : (N, C, H_out, W_out) -> dx : (N, C, H, W); each input of a window gets dy / (kh*kw)."""
+    dy, x = _float(dy), _float(x)
     (kh, kw) = _pair(kernel_size)
     dx = np.zeros_like(x)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):

@@ -2,7 +2,9 @@
 
 Both follow PyTorch's definitions, so that a reader can compare numbers with it. Each takes the
 list that `Sequential.parameters()` returns, ``[(name, value, grad), ...]``, and updates every
-``value`` in place; the state an optimizer keeps (momentum, moment estimates) is keyed by name.
+``value`` in place; the state an optimizer keeps (momentum, moment estimates, Adam's step count)
+is kept per parameter and keyed by name, so that a parameter which joins later (a layer unfrozen
+after some steps) starts its own state from scratch, as in PyTorch.
 
     optimizer = Adam(lr=1e-3)
     loss.forward(model.forward(x, training=True), y)
@@ -33,13 +35,22 @@ def _check_number(value, name: str, owner: str, low: float, high: float, closed:
     return float(value)
 
 
+def _is_float_array(a) -> bool:
+    return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _describe(a) -> str:
+    return f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+
+
 class Optimizer:
-    """Shared bookkeeping: the learning rate, per-parameter state, and the step count ``t``."""
+    """Shared bookkeeping: the learning rate, per-parameter state, and ``t``, the number of calls
+    to `step` (each parameter's own count, where an update needs one, lives in its state)."""
 
     def __init__(self, lr: float) -> None:
         self.lr = lr
-        self.state: dict[str, dict[str, np.ndarray]] = {}
-        self.t = 0  # number of steps taken
+        self.state: dict[str, dict] = {}
+        self.t = 0  # number of calls to step()
 
     @property
     def name(self) -> str:
@@ -57,8 +68,12 @@ class Optimizer:
     def step(self, parameters: Parameters) -> None:
         """Update every parameter in place from its gradient.
 
-        parameters : iterable of (name, value, grad), value and grad arrays of the same shape;
-        usually ``model.parameters()`` right after ``model.backward(...)``.
+        parameters : iterable of (name, value, grad), value and grad floating point arrays of the
+        same shape; usually ``model.parameters()`` right after ``model.backward(...)``.
+        Raises RuntimeError for a missing gradient, TypeError for an array that is not floating
+        point (an integer parameter cannot take a fractional step; an integer gradient would
+        wrap around when squared), ValueError for a gradient of the wrong shape; nothing is
+        changed then.
         """
         checked = []
         for name, value, grad in parameters:
@@ -66,6 +81,11 @@ class Optimizer:
                 raise RuntimeError(
                     f"{self.name}: parameter {name!r} has no gradient; "
                     "call backward() before step()"
+                )
+            if not (_is_float_array(value) and _is_float_array(grad)):
+                raise TypeError(
+                    f"{self.name}: parameter {name!r} and its gradient must be floating point "
+                    f"arrays, got {_describe(value)} and {_describe(grad)}"
                 )
             if grad.shape != value.shape:
                 raise ValueError(
@@ -119,6 +139,10 @@ class Adam(Optimizer):
     v = beta2 * v + (1 - beta2) * g**2
     m_hat = m / (1 - beta1**t),  v_hat = v / (1 - beta2**t)   (bias correction, t = 1, 2, ...)
     w = w - lr * m_hat / (sqrt(v_hat) + eps)
+
+    ``t`` counts the steps of this parameter, not of the optimizer: m and v of a parameter that
+    joins late start at zero, so its first step needs the first step's correction, t = 1
+    (PyTorch's ``torch.optim.Adam`` keeps the same count per parameter).
     """
 
     def __init__(
@@ -152,13 +176,15 @@ class Adam(Optimizer):
         if "m" not in state:
             state["m"] = np.zeros_like(w)
             state["v"] = np.zeros_like(w)
-        m, v = state["m"], state["v"]
+            state["t"] = 0
+        state["t"] += 1
+        m, v, t = state["m"], state["v"], state["t"]
         m *= beta1
         m += (1 - beta1) * g
         v *= beta2
         v += (1 - beta2) * np.square(g)
-        m_hat = m / (1 - beta1**self.t)
-        v_hat = v / (1 - beta2**self.t)
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
         w -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(w.dtype, copy=False)
 
 

@@ -3,12 +3,15 @@
 For each offset (di, dj) inside the window, ``x[:, :, di::sh, dj::sw]`` (cut to H_out x W_out) is
 that offset's value in every window at once, so a ``kh x kw`` pool costs ``kh * kw`` array
 operations over the output, whatever the image size. Windows may overlap (stride < kernel).
+Every function takes floating point arrays and raises TypeError for others: integers would wrap
+around in sums and round a mean to zero.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _checks as chk
 from .conv import output_size
 
 
@@ -31,6 +34,7 @@ def maxpool2d_forward(
     x : (N, C, H, W) -> y : (N, C, H_out, W_out), and argmax : (N, C, H_out, W_out) holding the
     row-major offset ``di * kw + dj`` of the window's first maximum.
     """
+    chk.check_floats("maxpool2d_forward", x=x)
     kh, kw = kernel
     out_hw = pool_output_hw(x.shape, kernel, stride)
     y = _offset(x, 0, 0, out_hw, stride).copy()
@@ -73,6 +77,7 @@ def maxpool2d_backward(
     The derivative of max is one-hot: sending the gradient to every tied input would count it
     several times over, so it goes to the one input that the forward pass chose.
     """
+    chk.check_floats("maxpool2d_backward", dy=dy)
     kh, kw = kernel
     out_hw = dy.shape[-2:]
     dx = np.zeros(x_shape, dtype=dy.dtype)
@@ -86,6 +91,7 @@ def avgpool2d_forward(
     x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
 ) -> np.ndarray:
     """Mean of each window. x : (N, C, H, W) -> y : (N, C, H_out, W_out)."""
+    chk.check_floats("avgpool2d_forward", x=x)
     kh, kw = kernel
     out_hw = pool_output_hw(x.shape, kernel, stride)
     y = _offset(x, 0, 0, out_hw, stride).copy()
@@ -104,6 +110,7 @@ def avgpool2d_backward(
 
     dy : (N, C, H_out, W_out) -> dx : (N, C, H, W)
     """
+    chk.check_floats("avgpool2d_backward", dy=dy)
     kh, kw = kernel
     share = dy * dy.dtype.type(1.0 / (kh * kw))
     dx = np.zeros(x_shape, dtype=dy.dtype)

@@ -141,14 +141,14 @@ def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
 
     x : (N, ...) -> logits : (N, K), with dropout off (training=False). These are logits, not
     probabilities: ``cnn_lib.losses.softmax(logits)`` turns them into probabilities, and
-    ``logits.argmax(axis=1)`` gives the predicted classes.
+    ``logits.argmax(axis=1)`` gives the predicted classes. An empty x (N = 0) gives (0, K).
     """
     batch_size = as_int(batch_size, "batch_size", "predict")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"predict: expected x as a NumPy array, got {type(x).__name__}")
     outputs = [model.forward(x[i:j], training=False) for i, j in _batches(x.shape[0], batch_size)]
-    if not outputs:
-        raise ValueError(f"predict: expected at least one example, got x of shape {x.shape}")
+    if not outputs:  # N = 0: the model's own empty output, shaped (0, K)
+        return model.forward(x, training=False)
     return np.concatenate(outputs)
 
 

@@ -6,7 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnn_lib import naive
-from cnn_lib.conv import conv2d_backward, conv2d_forward, output_size
+from cnn_lib.conv import (
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    output_size,
+    pad_channels_last,
+)
 
 
 @st.composite
@@ -36,10 +43,10 @@ def test_fast_matches_naive_forward_and_backward(case, seed):
     np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-10)
 
     dy = rng.standard_normal(y.shape)
-    dx, dW, db = conv2d_backward(dy, cache)
-    dx_ref, dW_ref, db_ref = naive.conv2d_backward_naive(dy, x, Wt, stride, pads)
+    dx, dw, db = conv2d_backward(dy, cache)
+    dx_ref, dw_ref, db_ref = naive.conv2d_backward_naive(dy, x, Wt, stride, pads)
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(dW, dW_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(db, db_ref, rtol=1e-10, atol=1e-10)
 
 
@@ -56,8 +63,8 @@ def test_float32_stays_float32(rng):
     Wt = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     b = np.zeros(4, dtype=np.float32)
     y, cache = conv2d_forward(x, Wt, b)
-    dx, dW, db = conv2d_backward(np.ones_like(y), cache)
-    assert {y.dtype, dx.dtype, dW.dtype, db.dtype} == {np.dtype(np.float32)}
+    dx, dw, db = conv2d_backward(np.ones_like(y), cache)
+    assert {y.dtype, dx.dtype, dw.dtype, db.dtype} == {np.dtype(np.float32)}
 
 
 def test_inputs_are_not_modified(rng):
@@ -71,3 +78,22 @@ def test_inputs_are_not_modified(rng):
     conv2d_backward(dy, cache)
     for a, c in zip((x, Wt, b, dy), (*copies, dy_copy), strict=True):
         np.testing.assert_array_equal(a, c)
+
+
+def test_the_arithmetic_refuses_integer_arrays_and_the_copies_take_them():
+    x, w, b = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.zeros(1)
+    cases = {
+        "x": lambda: conv2d_forward(x.astype(np.uint8), w, b),
+        "w": lambda: conv2d_forward(x, w.astype(np.int64), b),
+        "b": lambda: conv2d_forward(x, w, b.astype(bool)),
+        "dy": lambda: conv2d_backward(np.ones((1, 1, 2, 2), np.int32), conv2d_forward(x, w, b)[1]),
+        "dcols": lambda: col2im(np.ones((1, 2, 2, 2, 2, 1), np.uint8), (1, 3, 3, 1), 2, 2, (1, 1)),
+    }
+    for name, call in cases.items():
+        with pytest.raises(TypeError, match=f"expected {name} as a floating point array"):
+            call()
+    # Copying windows does no arithmetic: any dtype, values unchanged.
+    xi = np.arange(9, dtype=np.uint8).reshape(1, 1, 3, 3)
+    cols = im2col(pad_channels_last(xi, (0, 0, 0, 0)), 2, 2, (1, 1))
+    assert cols.dtype == np.uint8
+    np.testing.assert_array_equal(cols[0], [0, 1, 3, 4])

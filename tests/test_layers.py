@@ -39,7 +39,7 @@ def test_conv2d_layer_matches_naive(N, C, H, W, F, kernel, stride, padding, rng)
     x = rng.standard_normal((N, C, H, W))
     y = layer.forward(x)
     assert y.shape == layer.output_shape(x.shape)
-    y_ref = naive.conv2d_forward_naive(x, layer.params["W"], layer.params["b"], stride, layer.pads)
+    y_ref = naive.conv2d_forward_naive(x, layer.params["w"], layer.params["b"], stride, layer.pads)
     np.testing.assert_allclose(y, y_ref, atol=1e-12)
 
 
@@ -75,7 +75,7 @@ def test_dense_gradients(N, fan_in, fan_out, rng):
 def test_dense_is_a_matrix_multiply(rng):
     layer = Dense(3, 2, rng=rng, dtype=np.float64)
     x = rng.standard_normal((4, 3))
-    np.testing.assert_allclose(layer.forward(x), x @ layer.params["W"] + layer.params["b"])
+    np.testing.assert_allclose(layer.forward(x), x @ layer.params["w"] + layer.params["b"])
 
 
 def test_backward_fills_grads_and_changes_no_parameter(rng):
@@ -112,11 +112,11 @@ def test_float32_in_float32_out(rng):
 def test_seed_reproduces_parameters():
     a = Conv2D(3, 8, 3, rng=np.random.default_rng(7))
     b = Conv2D(3, 8, 3, rng=np.random.default_rng(7))
-    np.testing.assert_array_equal(a.params["W"], b.params["W"])
-    assert a.params["W"].dtype == np.float32
+    np.testing.assert_array_equal(a.params["w"], b.params["w"])
+    assert a.params["w"].dtype == np.float32
     # He initialisation: variance 2 / fan_in.
     big = Conv2D(64, 256, 3, rng=np.random.default_rng(0))
-    assert big.params["W"].var() == pytest.approx(2 / (64 * 9), rel=0.05)
+    assert big.params["w"].var() == pytest.approx(2 / (64 * 9), rel=0.05)
 
 
 def test_dropout_is_inverted_and_identity_at_evaluation(rng):
@@ -141,6 +141,45 @@ def test_relu_does_not_write_into_its_argument(rng):
     layer.backward(dy)
     np.testing.assert_array_equal(x, x_copy)
     np.testing.assert_array_equal(dy, dy_copy)
+
+
+# ----- an empty batch ------------------------------------------------------------------------
+
+EMPTY_BATCH_CASES = [
+    pytest.param(lambda rng: Conv2D(2, 3, 3, rng=rng), (2, 5, 5), id="conv"),
+    pytest.param(
+        lambda rng: Conv2D(2, 3, (3, 2), stride=2, padding=1, rng=rng),
+        (2, 6, 5),
+        id="conv-stride-padding",
+    ),
+    pytest.param(lambda rng: Conv2D(2, 3, 3, padding="same", rng=rng), (2, 4, 4), id="conv-same"),
+    pytest.param(lambda rng: MaxPool2D(2), (2, 4, 4), id="maxpool"),
+    pytest.param(lambda rng: MaxPool2D(3, stride=1), (2, 5, 4), id="maxpool-overlapping"),
+    pytest.param(lambda rng: AvgPool2D((2, 3), stride=(1, 2)), (2, 4, 7), id="avgpool"),
+    pytest.param(lambda rng: Flatten(), (2, 3, 4), id="flatten"),
+    pytest.param(lambda rng: Flatten(), (5,), id="flatten-2d"),
+    pytest.param(lambda rng: ReLU(), (2, 3), id="relu"),
+    pytest.param(lambda rng: Dropout(0.5, rng=rng), (4,), id="dropout"),
+    pytest.param(lambda rng: Dense(4, 3, rng=rng), (4,), id="dense"),
+]
+
+
+@pytest.mark.parametrize("make, example_shape", EMPTY_BATCH_CASES)
+@pytest.mark.parametrize("training", [False, True])
+def test_empty_batch_gives_empty_outputs_of_the_right_shape(make, example_shape, training, rng):
+    """N = 0 gives what N = 2 gives, less the examples: outputs (0, ...) shaped like the others,
+    dx (0, ...) shaped like the input, and zero parameter gradients, as in PyTorch."""
+    layer = make(rng)
+    full = layer.forward(np.ones((2, *example_shape), np.float32), training=training)
+    x = np.zeros((0, *example_shape), np.float32)
+    y = layer.forward(x, training=training)
+    assert y.shape == (0, *full.shape[1:]) == layer.output_shape(x.shape)
+    assert y.dtype == np.float32
+    dx = layer.backward(np.zeros(y.shape, np.float32))
+    assert dx.shape == x.shape and dx.dtype == np.float32
+    assert layer.grads.keys() == layer.params.keys()
+    for key, value in layer.params.items():
+        np.testing.assert_array_equal(layer.grads[key], np.zeros_like(value))
 
 
 # ----- bad input ---------------------------------------------------------------------------
@@ -223,6 +262,28 @@ def test_forward_rejects_bad_input(layer, x, error, words):
 
 
 @pytest.mark.parametrize(
+    "make, shape", [(lambda: Conv2D(2, 3, 3), (1, 2, 5, 5)), (lambda: Dense(4, 3), (2, 4))]
+)
+@pytest.mark.parametrize("kind", [np.float32, np.float64])
+def test_input_in_the_other_byte_order_gets_advice_that_works(make, shape, kind, rng):
+    """float32 read from a big-endian file (on a little-endian machine): the advice is to convert
+    x, not to rebuild the layer (it already computes in float32), and following it works."""
+    swapped = np.dtype(kind).newbyteorder("S")  # the byte order that this machine does not use
+    order = "big-endian" if swapped.byteorder == ">" else "little-endian"
+    layer = make()
+    x = rng.standard_normal(shape).astype(swapped)
+    with pytest.raises(TypeError) as error:
+        layer.forward(x)
+    message = str(error.value)
+    assert f"{order} byte order (dtype {swapped.str})" in message
+    assert message.endswith("convert it with x.astype(np.float32)")
+    assert "build the layer" not in message
+    np.testing.assert_array_equal(
+        layer.forward(x.astype(np.float32)), layer.forward(x.astype("=f4"))
+    )
+
+
+@pytest.mark.parametrize(
     "layer, shape",
     [
         (Conv2D(2, 3, 3), (1, 2, 5, 5)),
@@ -242,3 +303,46 @@ def test_backward_rejects_misuse(layer, shape):
     expected = re.escape(f"{layer.name}: expected dy of shape {tuple(y.shape)}")
     with pytest.raises(ValueError, match=expected):
         layer.backward(wrong)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (Conv2D(2, 3, 3), (1, 2, 5, 5)),
+        (MaxPool2D(2), (1, 2, 4, 4)),
+        (AvgPool2D(2), (1, 2, 4, 4)),
+        (Dense(4, 3), (2, 4)),
+        (ReLU(), (2, 4)),
+        (Flatten(), (2, 3, 4)),
+        (Dropout(0.5), (2, 4)),
+    ],
+)
+def test_backward_refuses_an_integer_gradient(layer, shape):
+    """An average pool would send int(0.25 * dy) = 0 back, a uint8 sum would wrap around."""
+    y = layer.forward(_f32(*shape), training=True)
+    with pytest.raises(TypeError, match=f"{layer.name}: expected a floating point gradient dy"):
+        layer.backward(np.ones(y.shape, np.int64))
+
+
+# ----- astype: a copy in another dtype --------------------------------------------------------
+
+
+def test_astype_gives_a_float64_copy_and_leaves_the_layer_alone(rng):
+    layer = Conv2D(2, 3, 3, padding=1, rng=rng)
+    x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    y = layer.forward(x)
+    layer.backward(np.ones_like(y))
+    twin = layer.astype(np.float64)
+    assert twin is not layer and twin.dtype == np.float64 and layer.dtype == np.float32
+    for key, value in layer.params.items():
+        assert value.dtype == np.float32 and twin.params[key].dtype == np.float64
+        assert twin.grads[key].dtype == np.float64
+        np.testing.assert_array_equal(twin.params[key], value)  # float32 -> float64 is exact
+    y64 = twin.forward(x.astype(np.float64))
+    assert y64.dtype == np.float64
+    np.testing.assert_allclose(y64, y, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="parameters are float32 but the input is float64"):
+        layer.forward(x.astype(np.float64))  # the original still computes in float32
+    assert ReLU().astype(np.float16).dtype is None  # no parameters: the input's dtype
+    with pytest.raises(TypeError, match="Dense: dtype must be a floating point type, got int32"):
+        Dense(2, 2).astype(np.int32)

@@ -73,6 +73,19 @@ def test_backward_leaves_no_trace_on_inputs(rng):
         (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, r"labels of shape \(2,\)"),
         (np.zeros(3), np.array([0]), ValueError, r"logits of shape \(N, K\)"),
         (np.zeros((2, 3), dtype=int), np.array([0, 1]), TypeError, "float array"),
+        (
+            np.zeros((0, 3)),
+            np.zeros(0, int),
+            ValueError,
+            r"at least one example and one class, got logits of shape \(0, 3\) \(the mean "
+            "over an empty batch is undefined\\)",
+        ),
+        (
+            np.zeros((2, 0)),
+            np.zeros(2, int),
+            ValueError,
+            r"one class, got logits of shape \(2, 0\)$",
+        ),
     ],
 )
 def test_bad_input_is_rejected(logits, labels, error, words):
@@ -83,3 +96,35 @@ def test_bad_input_is_rejected(logits, labels, error, words):
 def test_backward_before_forward():
     with pytest.raises(RuntimeError, match="before forward"):
         SoftmaxCrossEntropy().backward()
+
+
+def test_integer_logits_are_computed_in_float64():
+    """In uint8, z - z.max() wraps around (1 - 3 is 254): softmax gave [[0, 0, 0]] and
+    log_softmax -inf. Integers are computed in float64, as np.exp computes them."""
+    z = np.array([[1, 2, 3]], np.uint8)
+    np.testing.assert_allclose(softmax(z), [[0.09003057, 0.24472847, 0.66524096]], rtol=1e-7)
+    np.testing.assert_allclose(log_softmax(z), [[-2.40760596, -1.40760596, -0.40760596]])
+    for dtype in (np.int8, np.int64, np.uint16, np.bool_):
+        zi = np.array([[1, 0, 1], [0, 1, 1]], dtype=dtype)
+        assert log_softmax(zi).dtype == np.float64
+        np.testing.assert_array_equal(log_softmax(zi), log_softmax(zi.astype(np.float64)))
+        np.testing.assert_array_equal(softmax(zi), softmax(zi.astype(np.float64)))
+    assert softmax(np.zeros(3, np.float32)).dtype == np.float32  # floats keep their dtype
+
+
+@pytest.mark.parametrize(
+    "z, error, words",
+    [
+        (
+            np.zeros((2, 0)),
+            ValueError,
+            r"expected logits z of shape \(..., K\) with K >= 1, got \(2, 0\)",
+        ),
+        (np.float64(1.0), ValueError, r"expected logits z .* with K >= 1, got \(\)"),
+        (np.ones(3, complex), TypeError, "expected logits z as real numbers"),
+    ],
+)
+def test_softmax_rejects_what_it_cannot_compute(z, error, words):
+    for f in (softmax, log_softmax):
+        with pytest.raises(error, match=f"{f.__name__}: {words}"):
+            f(z)

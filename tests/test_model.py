@@ -1,7 +1,10 @@
 """cnn_lib.model: Sequential end to end (gradients, names, summary), saving and loading weights,
 and the book's reference CNN."""
 
+import io
 import os
+import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from cnn_lib.gradcheck import numerical_gradient, relative_error
 from cnn_lib.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from cnn_lib.losses import SoftmaxCrossEntropy
-from cnn_lib.model import Sequential, reference_cnn
+from cnn_lib.model import Sequential, WeightsFileError, reference_cnn
 
 TOL = 1e-7
 
@@ -42,7 +45,7 @@ def assert_params_equal(model, expected):
 
 
 def test_gradients_of_the_whole_network(rng):
-    """Loss -> Sequential.backward gives dL/dx and dL/dW of every layer, as finite differences
+    """Loss -> Sequential.backward gives dL/dx and dL/dw of every layer, as finite differences
     of the loss do."""
     model = small_cnn(rng)
     for p in model.parameters():
@@ -83,9 +86,9 @@ def test_training_switches_dropout_on(rng):
 def test_parameters_are_named_by_layer_index(rng):
     model = small_cnn(rng)
     names = [p.name for p in model.parameters()]
-    assert names == ["0.W", "0.b", "5.W", "5.b", "7.W", "7.b"]
+    assert names == ["0.w", "0.b", "5.w", "5.b", "7.w", "7.b"]
     assert all(p.grad is None for p in model.parameters())  # no backward yet
-    assert model.parameters()[0].value is model.layers[0].params["W"]  # the live array
+    assert model.parameters()[0].value is model.layers[0].params["w"]  # the live array
     assert model.n_parameters() == (2 * 9 + 2) + (18 * 5 + 5) + (5 * 3 + 3)
 
 
@@ -109,6 +112,17 @@ def test_reference_cnn_shapes_and_size():
     x = np.zeros((3, 1, 28, 28), dtype=np.float32)
     assert model.forward(x).shape == (3, 10)
     assert all(p.value.dtype == np.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_reference_cnn_forward_and_backward_of_an_empty_batch(training):
+    model = reference_cnn(rng=np.random.default_rng(0))
+    logits = model.forward(np.zeros((0, 1, 28, 28), np.float32), training=training)
+    assert logits.shape == (0, 10) and logits.dtype == np.float32
+    dx = model.backward(np.zeros((0, 10), np.float32))
+    assert dx.shape == (0, 1, 28, 28)
+    for p in model.parameters():
+        np.testing.assert_array_equal(p.grad, np.zeros_like(p.value), err_msg=p.name)
 
 
 def test_reference_cnn_is_fixed_by_its_seed():
@@ -143,10 +157,10 @@ def save_other(tmp_path, arrays):
     "change, message",
     [
         (lambda w: w.pop("7.b"), r"missing \['7.b'\], unexpected none"),
-        (lambda w: w.update({"8.W": np.zeros(3)}), r"missing none, unexpected \['8.W'\]"),
+        (lambda w: w.update({"8.w": np.zeros(3)}), r"missing none, unexpected \['8.w'\]"),
         # the last parameter is the wrong one: nothing before it may have been copied
         (lambda w: w.update({"7.b": np.zeros(4)}), r"'7.b' expected shape \(3,\), got \(4,\)"),
-        (lambda w: w.update({"0.W": np.zeros((2, 1, 3, 3), np.float32)}), r"dtype float64"),
+        (lambda w: w.update({"0.w": np.zeros((2, 1, 3, 3), np.float32)}), r"dtype float64"),
     ],
 )
 def test_load_of_mismatched_weights_changes_nothing(rng, tmp_path, change, message):
@@ -169,11 +183,92 @@ def test_load_of_weights_from_another_architecture(rng, tmp_path):
     assert_params_equal(model, before)
 
 
-def test_load_of_a_single_array_is_rejected(rng, tmp_path):
-    path = tmp_path / "one.npy"
-    np.save(path, np.zeros(3))
-    with pytest.raises(ValueError, match="expected an .npz archive"):
-        small_cnn(rng).load(path)
+def _pickle(path):
+    with open(path, "wb") as f:
+        pickle.dump({"0.w": np.zeros((2, 1, 3, 3))}, f)
+
+
+def _npz_with_an_object_array(path):
+    np.savez(path, **{"0.w": np.array([1, "two", None], dtype=object)})
+
+
+def _truncated_npz(path, weights):
+    np.savez(path, **weights)
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _npz_with_corrupt_data(path, weights):
+    np.savez_compressed(path, **weights)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 3 : len(raw) // 3 + 40] = bytes(40)
+    path.write_bytes(bytes(raw))
+
+
+def _npz_with_a_short_array(path, weights):
+    """A well-formed zip whose entry "0.w.npy" promises 18 numbers and holds 2."""
+    header = io.BytesIO()
+    np.lib.format.write_array(header, weights["0.w"])
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("0.w.npy", header.getvalue()[:-128])
+
+
+def _npy(path):
+    with open(path, "wb") as f:  # np.save(path, ...) would append ".npy" to the name
+        np.save(f, np.zeros(3))
+
+
+def _zip_of_text(path):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "not an array")
+
+
+# Files that are not weights saved by Sequential.save, and words their error must hold.
+NOT_OUR_FILES = [
+    pytest.param(_pickle, "a pickle file; cnn_lib never unpickles", id="pickle"),
+    pytest.param(_npz_with_an_object_array, "entry '0.w.npy' holds Python objects", id="object"),
+    pytest.param(_truncated_npz, "a damaged or truncated zip archive", id="truncated"),
+    pytest.param(_npz_with_corrupt_data, "a damaged or truncated zip archive", id="corrupt"),
+    pytest.param(_npz_with_a_short_array, "entry '0.w.npy' is damaged", id="short-array"),
+    pytest.param(_zip_of_text, "entry 'readme.txt' is not a NumPy array", id="zip-of-text"),
+    pytest.param(lambda path: path.write_bytes(b""), "the file is empty", id="empty"),
+    pytest.param(lambda path: path.mkdir(), "it is a directory", id="directory"),
+    pytest.param(lambda path: path.write_text("0.w = 1.0\n"), "first bytes are 30 2e", id="text"),
+    pytest.param(_npy, "a single array (.npy", id="npy"),
+]
+
+
+@pytest.mark.parametrize("make, words", NOT_OUR_FILES)
+def test_load_of_a_file_that_is_not_ours_names_it_and_changes_nothing(make, words, rng, tmp_path):
+    model = small_cnn(rng)
+    before = snapshot(model)
+    path = tmp_path / "weights.npz"
+    if make.__code__.co_argcount == 2:
+        make(path, {name: value + 1.0 for name, value in before.items()})
+    else:
+        make(path)
+    with pytest.raises(WeightsFileError) as error:
+        model.load(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: ") and words in message
+    assert "expected" in message.lower() and "allow_pickle" not in message
+    assert_params_equal(model, before)
+
+
+def test_load_of_a_missing_file(rng, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        small_cnn(rng).load(tmp_path / "missing.npz")
+
+
+def test_load_takes_compressed_and_big_endian_archives(rng, tmp_path):
+    a, b = small_cnn(rng), small_cnn(rng)
+    weights = snapshot(a)
+    path = tmp_path / "other.npz"
+    np.savez_compressed(
+        path, **{k: v.astype(v.dtype.newbyteorder(">")) for k, v in weights.items()}
+    )
+    b.load(path)
+    assert_params_equal(b, weights)
+    assert all(p.value.dtype.isnative for p in b.parameters())
 
 
 def test_a_failed_save_leaves_the_old_file(rng, tmp_path, monkeypatch):

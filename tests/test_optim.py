@@ -10,7 +10,7 @@ from cnn_lib.optim import SGD, Adam, cosine_schedule
 
 def one_parameter(w, g):
     """What model.parameters() gives: a list of (name, value, grad)."""
-    return [("0.W", w, g)]
+    return [("0.w", w, g)]
 
 
 def test_sgd_plain_step():
@@ -74,7 +74,7 @@ def test_float32_parameters_stay_float32():
 def test_state_is_kept_per_parameter_name():
     a, b = np.zeros(2), np.zeros(3)
     opt = SGD(lr=1.0, momentum=0.5)
-    params = [("0.W", a, np.ones(2)), ("1.W", b, 2 * np.ones(3))]
+    params = [("0.w", a, np.ones(2)), ("1.w", b, 2 * np.ones(3))]
     opt.step(params)
     opt.step(params)
     np.testing.assert_allclose(a, [-2.5, -2.5])  # v: 1, then 1.5
@@ -82,15 +82,31 @@ def test_state_is_kept_per_parameter_name():
     assert opt.t == 2
 
 
+def test_adam_parameter_that_joins_late_gets_its_own_bias_correction():
+    """Freezing and unfreezing layers: `b` takes its first step while `a` takes its second.
+
+    Its moment estimates start at zero, so its first step needs the first step's correction and
+    moves it by lr times the gradient's sign: -0.0100, PyTorch's value (a global step count,
+    t = 2, would give -0.00744).
+    """
+    a, b = np.zeros(1), np.zeros(1)
+    opt = Adam(lr=0.01)
+    opt.step([("a", a, np.ones(1))])
+    opt.step([("a", a, np.ones(1)), ("b", b, np.ones(1))])
+    np.testing.assert_allclose(b, [-0.0100], rtol=1e-6)
+    np.testing.assert_allclose(a, [-0.0200], rtol=1e-6)
+    assert opt.state["a"]["t"] == 2 and opt.state["b"]["t"] == 1
+
+
 def test_step_without_gradient_says_what_to_do():
-    with pytest.raises(RuntimeError, match=r"'0.W' has no gradient; call backward\(\)"):
-        Adam().step([("0.W", np.zeros(2), None)])
+    with pytest.raises(RuntimeError, match=r"'0.w' has no gradient; call backward\(\)"):
+        Adam().step([("0.w", np.zeros(2), None)])
 
 
 def test_step_with_wrong_gradient_shape_changes_nothing():
     a = np.zeros(2)
     with pytest.raises(ValueError, match=r"'1.b' has shape \(3,\), expected \(2,\)"):
-        SGD(0.1).step([("0.W", a, np.ones(2)), ("1.b", np.zeros(2), np.ones(3))])
+        SGD(0.1).step([("0.w", a, np.ones(2)), ("1.b", np.zeros(2), np.ones(3))])
     np.testing.assert_array_equal(a, [0.0, 0.0])
 
 
@@ -139,3 +155,56 @@ def test_cosine_schedule_runs_from_lr_to_the_final_fraction():
     assert lrs[-1] == pytest.approx(1e-4)
     assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
     assert cosine_schedule(1e-3, epochs=1)(0) == 1e-3
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda: SGD(0.1), lambda t, p: t.optim.SGD(p, lr=0.1)),
+        (
+            lambda: SGD(0.05, momentum=0.9, weight_decay=0.01),
+            lambda t, p: t.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01),
+        ),
+        (lambda: Adam(1e-2), lambda t, p: t.optim.Adam(p, lr=1e-2)),
+        (
+            lambda: Adam(3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+            lambda t, p: t.optim.Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        ),
+    ],
+    ids=["sgd", "sgd-momentum-decay", "adam", "adam-decay"],
+)
+def test_same_steps_as_pytorch_with_a_parameter_that_joins_late(ours, theirs, rng):
+    """Five steps of `a`; `b` joins at the third. PyTorch skips a parameter whose gradient is
+    None, which is how it sees a frozen layer."""
+    torch = pytest.importorskip("torch")
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal(4)
+    grads = [(rng.standard_normal((2, 3)), rng.standard_normal(4)) for _ in range(5)]
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    opt, topt = ours(), theirs(torch, [ta, tb])
+    for step, (ga, gb) in enumerate(grads):
+        joined = step >= 2
+        opt.step([("a", a, ga), ("b", b, gb)] if joined else [("a", a, ga)])
+        ta.grad, tb.grad = torch.tensor(ga), torch.tensor(gb) if joined else None
+        topt.step()
+        np.testing.assert_allclose(a, ta.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(b, tb.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "value, grad, got",
+    [
+        (np.zeros(2, np.int64), np.ones(2), "dtype int64 and dtype float64"),
+        (np.zeros(2), np.full(2, 20, np.uint8), "dtype float64 and dtype uint8"),  # 20**2 wraps
+        (np.zeros(2), [1.0, 1.0], "dtype float64 and list"),
+    ],
+)
+def test_step_refuses_arrays_that_are_not_floating_point(value, grad, got):
+    """An integer parameter cannot take a fractional step; an integer gradient's square wraps."""
+    kept = np.zeros(2)
+    for opt in (SGD(0.1), Adam()):
+        with pytest.raises(TypeError, match="'1.w' and its gradient must be floating point "):
+            opt.step([("0.w", kept, np.ones(2)), ("1.w", value, grad)])
+        with pytest.raises(TypeError, match=got):
+            opt.step([("1.w", value, grad)])
+        np.testing.assert_array_equal(kept, [0.0, 0.0])  # nothing changed
+        assert opt.state == {}

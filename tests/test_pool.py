@@ -1,6 +1,7 @@
 """Fast max and average pooling (cnn_lib.pool) against the loop-by-loop reference."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +112,24 @@ def test_nan_is_the_maximum_and_gets_the_gradient():
     dx = maxpool2d_backward(np.ones_like(y), argmax, x.shape, (2, 2), (2, 2))
     np.testing.assert_array_equal(dx, naive.maxpool2d_backward_naive(np.ones_like(y), x, 2, 2))
     np.testing.assert_array_equal(dx, [[[[0.0, 1.0], [0.0, 0.0]]]])
+
+
+def test_integer_arrays_are_refused():
+    """In integers, a mean of 2.5 rounds and 0.25 * dy is 0; the fast passes do not convert."""
+    xi = np.arange(16, dtype=np.int64).reshape(1, 1, 4, 4)
+    dyi = np.ones((1, 1, 2, 2), dtype=np.uint8)
+    argmax = np.zeros((1, 1, 2, 2), dtype=np.int32)
+    calls = {
+        "x": [
+            lambda: maxpool2d_forward(xi, (2, 2), (2, 2)),
+            lambda: avgpool2d_forward(xi, (2, 2), (2, 2)),
+        ],
+        "dy": [
+            lambda: maxpool2d_backward(dyi, argmax, (1, 1, 4, 4), (2, 2), (2, 2)),
+            lambda: avgpool2d_backward(dyi, (1, 1, 4, 4), (2, 2), (2, 2)),
+        ],
+    }
+    for name, group in calls.items():
+        for call in group:
+            with pytest.raises(TypeError, match=f"expected {name} as a floating point array"):
+                call()

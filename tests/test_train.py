@@ -2,6 +2,7 @@
 once per epoch; evaluate and predict agree with one big batch; the terminal entry point runs."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -98,7 +99,7 @@ def test_the_same_seeds_give_the_same_weights(rng):
         np.testing.assert_array_equal(w1[name], w2[name], err_msg=name)
     assert h1["train_loss"] == h2["train_loss"]
     w3, _ = train_once(6, x, y)  # another order of the batches, other weights
-    assert not np.array_equal(w1["0.W"], w3["0.W"])
+    assert not np.array_equal(w1["0.w"], w3["0.w"])
 
 
 class Spy:
@@ -218,6 +219,11 @@ def test_predict_never_sends_more_than_a_batch():
     assert [len(b) for b in spy.seen[3:]] == [6, 5]
 
 
+def test_predict_of_no_examples_is_the_models_empty_output():
+    logits = predict(bar_model(0), np.zeros((0, 1, 8, 8), np.float32), batch_size=4)
+    assert logits.shape == (0, 2) and logits.dtype == np.float32
+
+
 def test_predict_and_evaluate_reject_bad_arguments():
     spy = Spy()
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
@@ -290,3 +296,21 @@ def test_the_entry_point_explains_a_missing_dataset(tmp_path, monkeypatch):
     message = str(exit_info.value.code)
     assert message.startswith("python -m cnn_lib.train: MNIST (train split) was not found")
     assert "download from http://127.0.0.1:1/: failed" in message
+
+
+def test_fit_evaluate_and_predict_refuse_integer_images(rng):
+    """Raw uint8 images (to_float not called): the model's first layer refuses them, before
+    any step, so the model is unchanged."""
+    x, y = bars(8, rng)
+    images = (x * 255).astype(np.uint8)
+    model = bar_model(0)
+    before = weights(model)
+    message = "Conv2D: expected a floating point input (float32 or float64), got dtype uint8"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        fit(model, SoftmaxCrossEntropy(), Adam(), images, y, epochs=1, batch_size=4, progress=False)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        evaluate(model, images, y)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        predict(model, images)
+    after = weights(model)
+    assert all(np.array_equal(after[name], before[name]) for name in before)
