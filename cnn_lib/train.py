@@ -136,7 +136,7 @@ def fit(
         bar.close()
         if progress and hasattr(bar, "container"):  # a Jupyter widget: also leave its last state
             d = bar.format_dict  # as text, for pages and viewers that cannot load its scripts
-            done = f"{d['prefix']}: {d['n']}/{d['total']} img in {d['elapsed']:.0f} s"
+            done = f"{d['prefix']}: {d['n']}/{d['total']} img in {history['seconds'][-1]:.0f} s"
             print(f"{done}, {d['postfix']}")
     return history
 
