@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnn_lib import naive
-from cnn_lib.conv import conv2d_backward, conv2d_forward, output_size
+from cnn_lib import naive, parallel
+from cnn_lib.conv import col2im, conv2d_backward, conv2d_forward, im2col, output_size, pad
 
 
 @st.composite
@@ -71,3 +71,77 @@ def test_inputs_are_not_modified(rng):
     conv2d_backward(dy, cache)
     for a, c in zip((x, Wt, b, dy), (*copies, dy_copy), strict=True):
         np.testing.assert_array_equal(a, c)
+
+
+def test_im2col_puts_each_window_in_a_column(rng):
+    # cols[n, (c, di, dj), (i, j)] = xp[n, c, i * sh + di, j * sw + dj], entry by entry
+    N, C, Hp, Wp, kh, kw, sh, sw = 2, 3, 7, 8, 3, 2, 2, 3
+    xp = rng.standard_normal((N, C, Hp, Wp))
+    cols = im2col(xp, kh, kw, (sh, sw))
+    Ho, Wo = output_size(Hp, kh, sh, 0, 0), output_size(Wp, kw, sw, 0, 0)
+    assert cols.shape == (N, C * kh * kw, Ho * Wo)
+    for n, c, di, dj, i, j in np.ndindex(N, C, kh, kw, Ho, Wo):
+        row, col = (c * kh + di) * kw + dj, i * Wo + j
+        assert cols[n, row, col] == xp[n, c, i * sh + di, j * sw + dj]
+
+
+@pytest.mark.parametrize("kernel, stride", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((3, 2), (1, 3))])
+def test_col2im_is_the_adjoint_of_im2col(kernel, stride, rng):
+    # <im2col(xp), d> = <xp, col2im(d)> for every xp and d: what makes col2im the right backward
+    xp = rng.standard_normal((2, 3, 8, 7))
+    cols = im2col(xp, *kernel, stride)
+    d = rng.standard_normal(cols.shape)
+    np.testing.assert_allclose(
+        np.sum(cols * d), np.sum(xp * col2im(d, xp.shape, *kernel, stride)), rtol=1e-12
+    )
+
+
+def test_pad_surrounds_with_zeros_and_keeps_x_when_there_is_nothing_to_pad(rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    xp = pad(x, (1, 2, 0, 3))
+    assert xp.shape == (2, 3, 7, 8)
+    np.testing.assert_array_equal(xp[:, :, 1:5, 0:5], x)
+    assert np.count_nonzero(xp) == x.size
+    assert pad(x, (0, 0, 0, 0)) is x
+
+
+def test_no_input_gradient_gives_the_same_parameter_gradients(rng):
+    x = rng.standard_normal((3, 2, 6, 5)).astype(np.float32)
+    Wt = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    y, cache = conv2d_forward(x, Wt, b, (1, 2), (1, 1, 0, 2))
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dW, db = conv2d_backward(dy, cache)
+    none, dW_only, db_only = conv2d_backward(dy, cache, input_grad=False)
+    assert dx.shape == x.shape and none is None
+    np.testing.assert_array_equal(dW_only, dW)
+    np.testing.assert_array_equal(db_only, db)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, pads", [((1, 1), (1, 1, 1, 1)), ((2, 1), (0, 0, 0, 0))])
+def test_threads_give_the_same_bits(dtype, stride, pads, rng):
+    # 7 images: parts of 7, of 4 + 3 and of 3 + 2 + 2 all give the same numbers, to the last bit
+    x = rng.standard_normal((7, 3, 9, 8)).astype(dtype)
+    Wt = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    dy = rng.standard_normal(conv2d_forward(x, Wt, b, stride, pads)[0].shape).astype(dtype)
+    results = []
+    for n in (1, 2, 3):
+        with parallel.threads(n):
+            y, cache = conv2d_forward(x, Wt, b, stride, pads)
+            results.append((y, *conv2d_backward(dy, cache)))
+    for other in results[1:]:
+        for got, expected in zip(other, results[0], strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(rng):
+    x = np.zeros((0, 2, 5, 5))
+    Wt, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    y, cache = conv2d_forward(x, Wt, b, (1, 1), (1, 1, 1, 1))
+    assert y.shape == (0, 3, 5, 5)
+    dx, dW, db = conv2d_backward(np.zeros(y.shape), cache)
+    assert dx.shape == x.shape
+    np.testing.assert_array_equal(dW, np.zeros_like(Wt))
+    np.testing.assert_array_equal(db, np.zeros_like(b))
