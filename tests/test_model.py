@@ -111,6 +111,29 @@ def test_reference_cnn_shapes_and_size():
     assert all(p.value.dtype == np.float32 for p in model.parameters())
 
 
+def test_reference_cnn_skips_the_gradient_of_the_images(rng):
+    x = rng.standard_normal((3, 1, 28, 28)).astype(np.float32)
+    y = np.array([1, 4, 9])
+    models = [reference_cnn(rng=np.random.default_rng(0), input_grad=g) for g in (False, True)]
+    loss = SoftmaxCrossEntropy()
+    dxs = []
+    for model in models:
+        model.layers[7].p = model.layers[10].p = 0.0  # no dropout: the same step for both
+        loss.forward(model.forward(x, training=True), y)
+        dxs.append(model.backward(loss.backward()))
+    assert dxs[0] is None and dxs[1].shape == x.shape
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=p.name)
+
+
+def test_only_the_first_layer_may_skip_its_input_gradient(rng):
+    model = Sequential([ReLU(), Conv2D(1, 2, 3, rng=rng, dtype=np.float64, input_grad=False)])
+    x = rng.standard_normal((2, 1, 5, 5))
+    model.forward(x)
+    with pytest.raises(RuntimeError, match="layer 1 .* layers 0 to 0 before it would get none"):
+        model.backward(np.ones((2, 2, 3, 3)))
+
+
 def test_reference_cnn_is_fixed_by_its_seed():
     a = reference_cnn(rng=np.random.default_rng(7))
     b = reference_cnn(rng=np.random.default_rng(7))
