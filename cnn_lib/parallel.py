@@ -11,9 +11,9 @@ it falls in, so the results do not depend on the number of threads, to the last 
 
 Outside ``threads(...)``, cnn_lib uses one thread and leaves the matrix-multiply library (BLAS)
 as it found it. Inside, BLAS runs on one thread (set with threadpoolctl, which knows how to
-talk to OpenBLAS, MKL and OpenMP): n threads of cnn_lib each starting n BLAS threads would ask
-for n * n cores, and a multithreaded BLAS on a busy machine can stall, its threads spinning
-while they wait for each other.
+talk to OpenBLAS and MKL): n threads of cnn_lib each starting n BLAS threads would ask for
+n * n cores, and a multithreaded BLAS on a busy machine can stall, its threads spinning while
+they wait for each other.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def threads(n: int) -> Iterator[None]:
     global _threads
     n = as_int(n, "n", "threads")
     previous = _threads
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1, user_api="blas"):
         _threads = n
         try:
             yield
