@@ -17,10 +17,9 @@ markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn
 from __future__ import annotations
 
 import argparse
-import timeit
 
 import numpy as np
-from common import machine_line, write_section
+from common import machine_line, time_in_turns, write_section
 
 from cnn_lib import parallel
 from cnn_lib.losses import SoftmaxCrossEntropy
@@ -92,19 +91,12 @@ def torch_step(batch_size: int):
     return step
 
 
-def time_in_turns(steps: dict, threads: int, n_steps: int, rounds: int) -> dict[str, float]:
-    """Fastest seconds per step of each function, timed in turns, ``rounds`` rounds of
-    ``n_steps`` steps each, after one warm-up round."""
-    best = {name: float("inf") for name in steps}
+def time_steps(steps: dict, threads: int, n_steps: int, rounds: int) -> dict[str, float]:
+    """Fastest seconds per step of each step function on ``threads`` threads (timed in turns)."""
     if torch is not None:
         torch.set_num_threads(threads)
     with parallel.threads(threads):
-        for warm_up in [True] + [False] * rounds:
-            for name, step in steps.items():
-                (seconds,) = timeit.repeat(step, number=n_steps, repeat=1)
-                if not warm_up:
-                    best[name] = min(best[name], seconds / n_steps)
-    return best
+        return time_in_turns(steps, rounds, number=n_steps)
 
 
 def main() -> None:
@@ -119,7 +111,7 @@ def main() -> None:
     steps = {"cnn_lib": cnn_lib_step(args.batch_size)}
     if torch is not None:
         steps["PyTorch"] = torch_step(args.batch_size)
-    rows = [(n, time_in_turns(steps, n, args.steps, args.rounds)) for n in args.threads]
+    rows = [(n, time_steps(steps, n, args.steps, args.rounds)) for n in args.threads]
 
     N = args.batch_size
     lines = [
