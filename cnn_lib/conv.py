@@ -133,7 +133,11 @@ def conv2d_forward(
         y_part += bias
 
     for_batch(images, N)
-    cache = (x.shape, cols, W, stride, pads)
+    # The backward pass multiplies by W_mat.T: a contiguous copy of it (small), made now so
+    # that the cache keeps the weights this output was computed with. OpenBLAS can also be
+    # slower on a transposed operand of a skinny product.
+    W_mat_T = np.ascontiguousarray(W_mat.T)  # (CKK, F)
+    cache = (x.shape, cols, W_mat_T, W.shape, stride, pads)
     return y.reshape(N, F, Ho, Wo), cache
 
 
@@ -146,15 +150,12 @@ def conv2d_backward(
     With ``input_grad=False``, dx is not computed and None comes back in its place: the input
     of a network's first layer is data, and nothing needs its gradient.
     """
-    x_shape, cols, W, stride, pads = cache
+    x_shape, cols, W_mat_T, W_shape, stride, pads = cache
     N, C, H, Wd = x_shape
-    F, _, kh, kw = W.shape
+    F, _, kh, kw = W_shape
     top, bottom, left, right = pads
     padded_shape = (N, C, H + top + bottom, Wd + left + right)
     dy_mat = dy.reshape(N, F, dy.shape[2] * dy.shape[3])  # (N, F, P), P = H_out * W_out
-    # A contiguous copy of the small W_mat.T: OpenBLAS can be slower on a transposed operand of
-    # a skinny product, and the copy costs next to nothing.
-    W_mat_T = np.ascontiguousarray(W.reshape(F, C * kh * kw).T)  # (CKK, F)
     # Each image's own dW, summed below in a fixed order: the same bits whatever the threads.
     dW_per_image = np.empty((N, F, C * kh * kw), dtype=cols.dtype)
     dx = np.empty(x_shape, dtype=cols.dtype) if input_grad else None
@@ -173,6 +174,6 @@ def conv2d_backward(
             col2im(dcols, part_shape, kh, kw, stride, out=dx[start:stop])
 
     for_batch(images, N)
-    dW = dW_per_image.sum(axis=0).reshape(W.shape)
+    dW = dW_per_image.sum(axis=0).reshape(W_shape)
     db = dy_mat.sum(axis=(0, 2))
     return dx, dW, db

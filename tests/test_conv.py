@@ -145,3 +145,15 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(rng):
     assert dx.shape == x.shape
     np.testing.assert_array_equal(dW, np.zeros_like(Wt))
     np.testing.assert_array_equal(db, np.zeros_like(b))
+
+
+def test_backward_uses_the_weights_of_the_forward_pass(rng):
+    # an optimizer step between forward and backward must not change the gradients
+    x = rng.standard_normal((2, 2, 5, 5))
+    Wt, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    y, cache = conv2d_forward(x, Wt, b, (1, 1), (1, 1, 1, 1))
+    dy = rng.standard_normal(y.shape)
+    expected = naive.conv2d_backward_naive(dy, x, Wt, (1, 1), (1, 1, 1, 1))
+    Wt += 1.0  # in place, as an optimizer would
+    for got, want in zip(conv2d_backward(dy, cache), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
