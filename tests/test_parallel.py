@@ -50,34 +50,50 @@ def test_threads_rejects_a_bad_count(n, error):
             pass
 
 
-def test_for_batch_runs_every_part_once_the_first_in_the_calling_thread():
+def test_for_batch_runs_every_part_once():
     calls = []
-    me = threading.get_ident()
 
     def work(start, stop):
-        calls.append((start, stop, threading.get_ident()))
+        calls.append((start, stop, threading.current_thread().name))
 
     with parallel.threads(3):
         parallel.for_batch(work, 10)
     assert sorted((a, b) for a, b, _ in calls) == [(0, 3), (3, 6), (6, 10)]
-    assert (0, 3, me) in calls
-    assert all(ident != me for start, _, ident in calls if start > 0)  # the pool's threads
+    assert {name for *_, name in calls} <= {"MainThread", *pool_names()}
     calls.clear()
     parallel.for_batch(work, 10)  # one thread: the whole batch, in the calling thread
-    assert calls == [(0, 10, threading.get_ident())]
+    assert calls == [(0, 10, "MainThread")]
+
+
+def pool_names():
+    return [t.name for t in threading.enumerate() if t.name.startswith("cnn_lib")]
 
 
 def test_for_batch_raises_a_failure_of_any_part_after_all_parts_finished():
     done = []
 
     def work(start, stop):
-        if start > 0:
+        if start == 2:
             raise ValueError(f"part {start}:{stop} failed")
         done.append(start)
 
-    with parallel.threads(2), pytest.raises(ValueError, match="part 2:4 failed"):
-        parallel.for_batch(work, 4)
-    assert done == [0]
+    with parallel.threads(3), pytest.raises(ValueError, match="part 2:4 failed"):
+        parallel.for_batch(work, 6)
+    assert sorted(done) == [0, 4]
+
+
+def test_the_calling_thread_takes_the_parts_no_other_thread_started():
+    # The pool's only thread is kept busy: for_batch must not wait for it, but do every part.
+    release = threading.Event()
+    calls = []
+    with parallel.threads(2):
+        blocker = parallel._get_pool(1).submit(release.wait)
+        try:
+            parallel.for_batch(lambda start, stop: calls.append((start, stop)), 10)
+            assert sorted(calls) == [(0, 5), (5, 10)]
+        finally:
+            release.set()
+            blocker.result()
 
 
 def test_numpy_work_in_threads_fills_the_whole_array():
