@@ -8,15 +8,17 @@ Each image's windows become the columns of its *window matrix*, of shape
 output (F, H_out * W_out), already in NCHW order. The batch's matrices are stacked as
 (N, C * kh * kw, H_out * W_out), and ``np.matmul`` multiplies each of them.
 
-`im2col` builds the stack with one copy per kernel offset (di, dj), straight from the NCHW
-input: each copy moves rows of W_out neighbouring numbers, and `col2im`, its adjoint, adds rows
-of W_out back. Every image goes through the same calls on its own, so `parallel.for_batch` can
-hand parts of the batch to different threads without changing a single bit of the result.
+`im2col` builds the stack in one copy from a view of every window of the NCHW input: the copy
+moves rows of W_out neighbouring numbers, and `col2im`, its adjoint, adds rows of W_out back,
+one vectorised add per kernel offset (di, dj). Every image goes through the same calls on its
+own, so `parallel.for_batch` can hand parts of the batch to different threads without
+changing a single bit of the result.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .parallel import for_batch
 
@@ -60,17 +62,19 @@ def im2col(
     """Every window of a padded input as one column of its image's window matrix.
 
     xp : (N, C, Hp, Wp) -> cols : (N, C * kh * kw, H_out * W_out), rows in (c, di, dj) order,
-    columns in (i, j) order. One copy per kernel offset, kh * kw in all. ``out``, if given, is a
-    C-contiguous array of that shape that receives the result.
+    columns in (i, j) order. ``out``, if given, is a C-contiguous array of that shape that
+    receives the result.
     """
-    N, C, Hp, Wp = xp.shape
-    out_hw = (output_size(Hp, kh, stride[0], 0, 0), output_size(Wp, kw, stride[1], 0, 0))
+    sh, sw = stride
+    N, C = xp.shape[:2]
+    # Every stride-1 window as a view (no copy), then every sh-th and sw-th of them (no copy).
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    Ho, Wo = windows.shape[2:4]  # windows : (N, C, Ho, Wo, kh, kw)
     if out is None:
-        out = np.empty((N, C * kh * kw, out_hw[0] * out_hw[1]), dtype=xp.dtype)
-    cols = out.reshape(N, C, kh, kw, *out_hw)  # a view: the same memory, six axes
-    for di in range(kh):
-        for dj in range(kw):
-            cols[:, :, di, dj] = window_offset(xp, di, dj, out_hw, stride)
+        out = np.empty((N, C * kh * kw, Ho * Wo), dtype=xp.dtype)
+    # The one copy: (N, C, Ho, Wo, kh, kw) -> (N, C, kh, kw, Ho, Wo), into `out`'s memory. Its
+    # innermost runs are rows of Wo neighbouring numbers (for stride 1).
+    out.reshape(N, C, kh, kw, Ho, Wo)[...] = windows.transpose(0, 1, 4, 5, 2, 3)
     return out
 
 
