@@ -95,10 +95,9 @@ class Conv2D(Layer):
         self._cache = None
 
     def __repr__(self) -> str:
-        extra = "" if self.input_grad else ", input_grad=False"
         return (
             f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding!r}{extra})"
+            f"stride={self.stride}, padding={self.padding!r})"
         )
 
     def output_shape(self, input_shape):

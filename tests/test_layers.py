@@ -52,7 +52,6 @@ def test_same_padding_keeps_size(rng):
 def test_conv2d_without_input_gradient_returns_none_and_the_same_grads(rng):
     full = Conv2D(2, 3, 3, padding=1, rng=np.random.default_rng(0))
     first = Conv2D(2, 3, 3, padding=1, rng=np.random.default_rng(0), input_grad=False)
-    assert "input_grad=False" in repr(first) and "input_grad" not in repr(full)
     x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
     dy = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
     np.testing.assert_array_equal(first.forward(x), full.forward(x))
