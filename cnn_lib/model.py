@@ -78,8 +78,8 @@ class Sequential:
             if dy is None and i > 0:
                 raise RuntimeError(
                     f"Sequential: layer {i} ({self.layers[i]!r}) returned no input gradient, so "
-                    f"layers 0 to {i - 1} before it would get none; only the first layer may be "
-                    "built with input_grad=False"
+                    "the layers before it would get none; only the first layer may be built "
+                    "with input_grad=False"
                 )
         return dy
 
