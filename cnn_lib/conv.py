@@ -5,14 +5,14 @@ The functions that compute (`conv2d_forward`, `conv2d_backward`, `col2im`) take 
 arrays and raise TypeError for others; the copies (`pad`, `im2col`) take any dtype.
 
 Each image's windows become the columns of its *window matrix*, of shape
-(C * kh * kw, H_out * W_out), its rows in (c, di, dj) order: the order of
+(C * kh * kw, H_out * W_out), its rows in (c, u, v) order: the order of
 ``w.reshape(F, C * kh * kw)``, so one product ``w.reshape(F, -1) @ cols[n]`` gives the image's
 output (F, H_out * W_out), already in NCHW order. The batch's matrices are stacked as
 (N, C * kh * kw, H_out * W_out), and ``np.matmul`` multiplies each of them.
 
 `im2col` builds the stack in one copy from a view of every window of the NCHW input: the copy
 moves rows of W_out neighbouring numbers, and `col2im`, its adjoint, adds rows of W_out back,
-one vectorised add per kernel offset (di, dj). Every image goes through the same calls on its
+one vectorised add per kernel offset (u, v). Every image goes through the same calls on its
 own, so `parallel.for_batch` can hand parts of the batch to different threads without
 changing a single bit of the result.
 """
@@ -34,15 +34,15 @@ def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after:
 
 
 def window_offset(
-    x: np.ndarray, di: int, dj: int, out_hw: tuple[int, int], stride: tuple[int, int]
+    x: np.ndarray, u: int, v: int, out_hw: tuple[int, int], stride: tuple[int, int]
 ) -> np.ndarray:
-    """The number at offset (di, dj) of every window at once: a strided view, no copy.
+    """The number at offset (u, v) of every window at once: a strided view, no copy.
 
     x : (N, C, H, W) -> (N, C, H_out, W_out), element [n, c, i, j] being
-    ``x[n, c, i * sh + di, j * sw + dj]``. Writing into the view writes into ``x``.
+    ``x[n, c, i * sh + u, j * sw + v]``. Writing into the view writes into ``x``.
     """
-    (Ho, Wo), (sh, sw) = out_hw, stride
-    return x[:, :, di : di + sh * (Ho - 1) + 1 : sh, dj : dj + sw * (Wo - 1) + 1 : sw]
+    (H_out, W_out), (sh, sw) = out_hw, stride
+    return x[:, :, u : u + sh * (H_out - 1) + 1 : sh, v : v + sw * (W_out - 1) + 1 : sw]
 
 
 def pad(x: np.ndarray, pads: Pads) -> np.ndarray:
@@ -64,7 +64,7 @@ def im2col(
 ) -> np.ndarray:
     """Every window of a padded input as one column of its image's window matrix.
 
-    xp : (N, C, Hp, Wp) -> cols : (N, C * kh * kw, H_out * W_out), rows in (c, di, dj) order,
+    xp : (N, C, Hp, Wp) -> cols : (N, C * kh * kw, H_out * W_out), rows in (c, u, v) order,
     columns in (i, j) order. ``out``, if given, is a C-contiguous array of that shape that
     receives the result.
     """
@@ -72,12 +72,12 @@ def im2col(
     N, C = xp.shape[:2]
     # Every stride-1 window as a view (no copy), then every sh-th and sw-th of them (no copy).
     windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    Ho, Wo = windows.shape[2:4]  # windows : (N, C, Ho, Wo, kh, kw)
+    H_out, W_out = windows.shape[2:4]  # windows : (N, C, H_out, W_out, kh, kw)
     if out is None:
-        out = np.empty((N, C * kh * kw, Ho * Wo), dtype=xp.dtype)
-    # The one copy: (N, C, Ho, Wo, kh, kw) -> (N, C, kh, kw, Ho, Wo), into `out`'s memory. Its
-    # innermost runs are rows of Wo neighbouring numbers (for stride 1).
-    out.reshape(N, C, kh, kw, Ho, Wo)[...] = windows.transpose(0, 1, 4, 5, 2, 3)
+        out = np.empty((N, C * kh * kw, H_out * W_out), dtype=xp.dtype)
+    # The one copy: (N, C, H_out, W_out, kh, kw) -> (N, C, kh, kw, H_out, W_out), into `out`'s
+    # memory. Its innermost runs are rows of W_out neighbouring numbers (for stride 1).
+    out.reshape(N, C, kh, kw, H_out, W_out)[...] = windows.transpose(0, 1, 4, 5, 2, 3)
     return out
 
 
@@ -104,10 +104,10 @@ def col2im(
         out = np.zeros(padded_shape, dtype=dcols.dtype)
     else:
         out[...] = 0
-    for di in range(kh):
-        for dj in range(kw):
-            target = window_offset(out, di, dj, out_hw, stride)
-            target += d[:, :, di, dj]  # in place, into `out`
+    for u in range(kh):
+        for v in range(kw):
+            target = window_offset(out, u, v, out_hw, stride)
+            target += d[:, :, u, v]  # in place, into `out`
     return out
 
 
@@ -128,12 +128,12 @@ def conv2d_forward(
     N, C, H, Wd = x.shape
     F, _, kh, kw = w.shape
     top, bottom, left, right = pads
-    Ho = output_size(H, kh, stride[0], top, bottom)
-    Wo = output_size(Wd, kw, stride[1], left, right)
-    w_mat = w.reshape(F, C * kh * kw)  # rows in (c, di, dj) order, as the window matrix's
+    H_out = output_size(H, kh, stride[0], top, bottom)
+    W_out = output_size(Wd, kw, stride[1], left, right)
+    w_mat = w.reshape(F, C * kh * kw)  # rows in (c, u, v) order, as the window matrix's
     bias = b.reshape(F, 1)
-    cols = np.empty((N, C * kh * kw, Ho * Wo), dtype=x.dtype)
-    y = np.empty((N, F, Ho * Wo), dtype=x.dtype)
+    cols = np.empty((N, C * kh * kw, H_out * W_out), dtype=x.dtype)
+    y = np.empty((N, F, H_out * W_out), dtype=x.dtype)
 
     def images(start: int, stop: int) -> None:
         im2col(pad(x[start:stop], pads), kh, kw, stride, out=cols[start:stop])
@@ -147,7 +147,7 @@ def conv2d_forward(
     # slower on a transposed operand of a skinny product.
     w_mat_T = np.ascontiguousarray(w_mat.T)  # (CKK, F)
     cache = (x.shape, cols, w_mat_T, w.shape, stride, pads)
-    return y.reshape(N, F, Ho, Wo), cache
+    return y.reshape(N, F, H_out, W_out), cache
 
 
 def conv2d_backward(

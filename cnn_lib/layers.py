@@ -70,7 +70,8 @@ class Layer:
 
 
 def _he_normal(rng, shape, fan_in, dtype):
-    """He initialisation: N(0, 2 / fan_in), which keeps the variance steady through ReLUs."""
+    """He initialisation: N(0, 2 / fan_in), which keeps the mean square of the activations steady,
+    on average, through layers fed by ReLUs (He et al., "Delving deep into rectifiers", 2015)."""
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
@@ -278,6 +279,12 @@ class ReLU(Layer):
 class Dropout(Layer):
     """Inverted dropout: while training, zero each unit with probability p and scale the rest by
     1 / (1 - p), so that evaluation needs no change at all (the layer is then the identity).
+
+    x : any shape (N, ...) -> y : the same shape. Each entry of x gets its own draw from ``rng``:
+    the keep mask r is ``rng.random(x.shape) >= p``, and y = x * r / (1 - p).
+    p is the probability of *dropping* a unit, as in PyTorch and Keras; Srivastava et al.,
+    "Dropout: a simple way to prevent neural networks from overfitting" (JMLR 2014), call the
+    probability of keeping one p.
     """
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:

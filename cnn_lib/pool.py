@@ -1,6 +1,6 @@
 """Fast max and average pooling: one vectorised pass per kernel offset, never one per window.
 
-For each offset (di, dj) inside the window, ``window_offset(x, di, dj, ...)`` is that offset's
+For each offset (u, v) inside the window, ``window_offset(x, u, v, ...)`` is that offset's
 value in every window at once (a strided view of shape (N, C, H_out, W_out)), so a ``kh x kw``
 pool costs ``kh * kw`` array operations over the output, whatever the image size. Windows may
 overlap (stride < kernel). As in `conv`, the batch is split across threads by
@@ -30,7 +30,7 @@ def maxpool2d_forward(
     """Maximum of each window.
 
     x : (N, C, H, W) -> y : (N, C, H_out, W_out), and argmax : (N, C, H_out, W_out) holding the
-    row-major offset ``di * kw + dj`` of the window's first maximum (uint8 for windows of up to
+    row-major offset ``u * kw + v`` of the window's first maximum (uint8 for windows of up to
     255 numbers, else int32).
 
     A window holding NaN has NaN as its maximum (as ``np.max`` says), and its argmax is the
@@ -42,7 +42,7 @@ def maxpool2d_forward(
     chk.check_floats("maxpool2d_forward", x=x)
     kh, kw = kernel
     out_hw = pool_output_hw(x.shape, kernel, stride)
-    offsets = [(di, dj) for di in range(kh) for dj in range(kw)]  # row-major, k = di * kw + dj
+    offsets = [(u, v) for u in range(kh) for v in range(kw)]  # row-major, k = u * kw + v
     y = np.empty((x.shape[0], x.shape[1], *out_hw), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.uint8 if kh * kw <= 255 else np.int32)
 
@@ -52,8 +52,8 @@ def maxpool2d_forward(
         am[...] = 0
         bigger = np.empty(ys.shape, dtype=bool)
         k_if_bigger = np.empty(ys.shape, dtype=am.dtype)
-        for k, (di, dj) in enumerate(offsets[1:], start=1):
-            value = window_offset(xs, di, dj, out_hw, stride)
+        for k, (u, v) in enumerate(offsets[1:], start=1):
+            value = window_offset(xs, u, v, out_hw, stride)
             # Strictly greater: a tie keeps the earlier offset. The offsets come in increasing
             # order, so the largest k at which the running maximum grew is the first maximum.
             # Plain arithmetic on 0/1 bytes: far faster than a masked write (am[bigger] = k).
@@ -63,8 +63,8 @@ def maxpool2d_forward(
             np.maximum(ys, value, out=ys)  # unlike the comparison, lets a NaN through to y
         nan_windows = np.isnan(ys)  # `greater` is False for NaN: their argmax is set here
         if nan_windows.any():
-            for k, (di, dj) in reversed(list(enumerate(offsets))):  # the first NaN is set last
-                nan_here = nan_windows & np.isnan(window_offset(xs, di, dj, out_hw, stride))
+            for k, (u, v) in reversed(list(enumerate(offsets))):  # the first NaN is set last
+                nan_here = nan_windows & np.isnan(window_offset(xs, u, v, out_hw, stride))
                 am[nan_here] = k
 
     for_batch(images, x.shape[0])
@@ -96,10 +96,10 @@ def maxpool2d_backward(
     def images(start: int, stop: int) -> None:
         dxs, dys, am = dx[start:stop], dy[start:stop], argmax[start:stop]
         chosen = np.empty(am.shape, dtype=bool)
-        for di in range(kh):
-            for dj in range(kw):
-                np.equal(am, di * kw + dj, out=chosen)
-                target = window_offset(dxs, di, dj, out_hw, stride)
+        for u in range(kh):
+            for v in range(kw):
+                np.equal(am, u * kw + v, out=chosen)
+                target = window_offset(dxs, u, v, out_hw, stride)
                 if overlap:
                     target += dys * chosen
                 else:  # each input in at most one window: write, no need to add
@@ -117,10 +117,10 @@ def avgpool2d_forward(
     kh, kw = kernel
     out_hw = pool_output_hw(x.shape, kernel, stride)
     y = window_offset(x, 0, 0, out_hw, stride).copy()
-    for di in range(kh):
-        for dj in range(kw):
-            if di or dj:
-                y += window_offset(x, di, dj, out_hw, stride)
+    for u in range(kh):
+        for v in range(kw):
+            if u or v:
+                y += window_offset(x, u, v, out_hw, stride)
     y *= x.dtype.type(1.0 / (kh * kw))
     return y
 
@@ -136,8 +136,8 @@ def avgpool2d_backward(
     kh, kw = kernel
     share = dy * dy.dtype.type(1.0 / (kh * kw))
     dx = np.zeros(x_shape, dtype=dy.dtype)
-    for di in range(kh):
-        for dj in range(kw):
-            target = window_offset(dx, di, dj, dy.shape[-2:], stride)
+    for u in range(kh):
+        for v in range(kw):
+            target = window_offset(dx, u, v, dy.shape[-2:], stride)
             target += share  # in place, into dx
     return dx

@@ -93,15 +93,15 @@ def test_the_arithmetic_refuses_integer_arrays_and_the_copies_take_them():
 
 
 def test_im2col_puts_each_window_in_a_column(rng):
-    # cols[n, (c, di, dj), (i, j)] = xp[n, c, i * sh + di, j * sw + dj], entry by entry
+    # cols[n, (c, u, v), (i, j)] = xp[n, c, i * sh + u, j * sw + v], entry by entry
     N, C, Hp, Wp, kh, kw, sh, sw = 2, 3, 7, 8, 3, 2, 2, 3
     xp = rng.standard_normal((N, C, Hp, Wp))
     cols = im2col(xp, kh, kw, (sh, sw))
-    Ho, Wo = output_size(Hp, kh, sh, 0, 0), output_size(Wp, kw, sw, 0, 0)
-    assert cols.shape == (N, C * kh * kw, Ho * Wo)
-    for n, c, di, dj, i, j in np.ndindex(N, C, kh, kw, Ho, Wo):
-        row, col = (c * kh + di) * kw + dj, i * Wo + j
-        assert cols[n, row, col] == xp[n, c, i * sh + di, j * sw + dj]
+    H_out, W_out = output_size(Hp, kh, sh, 0, 0), output_size(Wp, kw, sw, 0, 0)
+    assert cols.shape == (N, C * kh * kw, H_out * W_out)
+    for n, c, u, v, i, j in np.ndindex(N, C, kh, kw, H_out, W_out):
+        row, col = (c * kh + u) * kw + v, i * W_out + j
+        assert cols[n, row, col] == xp[n, c, i * sh + u, j * sw + v]
 
 
 @pytest.mark.parametrize("kernel, stride", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((3, 2), (1, 3))])
