@@ -125,11 +125,11 @@ def conv2d_forward(
     window matrices, (N, C * kh * kw, H_out * W_out)).
     """
     chk.check_floats("conv2d_forward", x=x, w=w, b=b)
-    N, C, H, Wd = x.shape
+    N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     top, bottom, left, right = pads
     H_out = output_size(H, kh, stride[0], top, bottom)
-    W_out = output_size(Wd, kw, stride[1], left, right)
+    W_out = output_size(W, kw, stride[1], left, right)
     w_mat = w.reshape(F, C * kh * kw)  # rows in (c, u, v) order, as the window matrix's
     bias = b.reshape(F, 1)
     cols = np.empty((N, C * kh * kw, H_out * W_out), dtype=x.dtype)
@@ -161,10 +161,10 @@ def conv2d_backward(
     """
     chk.check_floats("conv2d_backward", dy=dy)
     x_shape, cols, w_mat_T, w_shape, stride, pads = cache
-    N, C, H, Wd = x_shape
+    N, C, H, W = x_shape
     F, _, kh, kw = w_shape
     top, bottom, left, right = pads
-    padded_shape = (N, C, H + top + bottom, Wd + left + right)
+    padded_shape = (N, C, H + top + bottom, W + left + right)
     dy_mat = dy.reshape(N, F, dy.shape[2] * dy.shape[3])  # (N, F, P), P = H_out * W_out
     # Each image's own dw, summed below in a fixed order: the same bits whatever the threads.
     dw_per_image = np.empty((N, F, C * kh * kw), dtype=cols.dtype)
@@ -179,7 +179,7 @@ def conv2d_backward(
         part_shape = (stop - start, *padded_shape[1:])
         if any(pads):
             dxp = col2im(dcols, part_shape, kh, kw, stride)
-            dx[start:stop] = dxp[:, :, top : top + H, left : left + Wd]
+            dx[start:stop] = dxp[:, :, top : top + H, left : left + W]
         else:  # no padding: the padded input's gradient is dx itself
             col2im(dcols, part_shape, kh, kw, stride, out=dx[start:stop])
 
