@@ -221,8 +221,8 @@ dy : (N, C, H_out, W_out), x : (N, C, H, W), kernel_size an int k, stride an int
 (None means stride = k). Returns dx : (N, C, H, W). Each window sends its dy to the position of
 its maximum; when several values tie for the maximum, only the first in row-major order gets it
 (np.argmax's choice, as in PyTorch: at a tie max has no derivative, and the one-hot subgradient
-is the book's choice). Where windows overlap,
-the gradients they send to one position add up. Leave dy and x unchanged.""",
+is the book's choice). Where windows overlap, the gradients they send to one position add up.
+Leave dy and x unchanged.""",
     outputs=(("dx", "array"),),
     cases=lambda: _pool_cases(201, backward=True),
     reference=_maxpool_backward_reference,
