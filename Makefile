@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test book lint format bench clean
+.PHONY: test book site-check lint format bench clean
 
 # One BLAS thread while testing and building: the layers' matrix multiplies are small enough that
 # a second thread gains next to nothing (measured: one epoch of the training chapter takes the
@@ -19,17 +19,23 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check cnn_lib tests benchmarks
+	$(VENV)/bin/ruff check cnn_lib tests benchmarks scripts _ext
 	$(BLAS_ONE_THREAD) $(PY) -m pytest
 
 book: $(STAMP)
 	$(BLAS_ONE_THREAD) $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
+# Click through the built book in headless Chromium (apt-get install chromium): menus, widths,
+# JavaScript errors, code and figure sizes. Screenshots go to _build/site-check.
+site-check: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[site-check]"
+	$(PY) scripts/check_site.py _build/html --screenshots _build/site-check
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check cnn_lib tests benchmarks
+	$(VENV)/bin/ruff check cnn_lib tests benchmarks scripts _ext
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format cnn_lib tests benchmarks
+	$(VENV)/bin/ruff format cnn_lib tests benchmarks scripts _ext
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_layers.py

@@ -2,8 +2,9 @@
 
 NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx and fills ``grads``
 (same keys and shapes as ``params``); it never changes a parameter: an optimizer does that.
-An empty batch (N = 0) gives empty outputs of the right shape and zero parameter gradients, as
-in PyTorch.
+``forward`` takes a floating point NumPy array and ``backward`` a floating point ``dy``; anything
+else raises TypeError (integers would round and wrap around). An empty batch (N = 0) gives empty
+outputs of the right shape and zero parameter gradients, as in PyTorch.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ def fit(
     Returns the history, one entry per epoch: ``train_loss`` and ``train_acc`` (averaged over the
     epoch's batches, with dropout on, while the weights were still moving), ``val_loss`` and
     ``val_acc`` (only with ``validation``), ``lr`` and ``seconds`` (the epoch's training time).
-    A progress bar (tqdm, a widget in Jupyter) shows each epoch unless ``progress=False``.
+    A progress bar (tqdm, a widget in Jupyter) shows each epoch unless ``progress=False``; in
+    Jupyter each epoch's last state is also printed as text, readable where widgets are not.
     """
     _check_xy(x, y, "fit")
     epochs = as_int(epochs, "epochs", "fit", minimum=0)
@@ -133,6 +134,10 @@ def fit(
                 val_acc=f"{val_acc:.4f}",
             )
         bar.close()
+        if progress and hasattr(bar, "container"):  # a Jupyter widget: also leave its last state
+            d = bar.format_dict  # as text, for pages and viewers that cannot load its scripts
+            done = f"{d['prefix']}: {d['n']}/{d['total']} img in {history['seconds'][-1]:.0f} s"
+            print(f"{done}, {d['postfix']}")
     return history
 
 

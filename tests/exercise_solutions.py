@@ -16,7 +16,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 
 class Wrong(NamedTuple):
@@ -66,6 +66,13 @@ WRONG["conv_output_size"] = [
         ),
         "rounded up",
         "rounds up (ceil mode)",
+    ),
+    Wrong(
+        lambda size, kernel_size, stride=1, padding=0: (
+            int(round((size + 2 * padding - kernel_size) / stride)) + 1
+        ),
+        "round() goes to the nearest integer",
+        "rounds to the nearest integer",
     ),
     Wrong(
         lambda size, kernel_size, stride=1, padding=0: (
@@ -787,7 +794,27 @@ def _dropout_in_place(x, p, rng):
     return x, mask
 
 
-RIGHT["dropout_forward"] = [dropout_forward, dropout_forward_binomial]
+def dropout_forward_choice(x, p, rng):
+    mask = rng.choice([True, False], size=x.shape, p=[1 - p, p])
+    return np.where(mask, x / (1 - p), 0.0), mask
+
+
+def _dropout_one_mask_for_the_batch(x, p, rng):
+    keep = rng.random(x.shape[1:]) >= p  # one draw per feature, shared by every example
+    mask = np.broadcast_to(keep, x.shape).copy()
+    return x * mask / (1 - p), mask
+
+
+def _dropout_fixed_count(x, p, rng):
+    # Drops exactly round(p * D) units of each example: the right rate, not independent units.
+    flat = np.ones((len(x), x[0].size), dtype=bool)
+    for row in flat:
+        row[rng.permutation(row.size)[: round(p * row.size)]] = False
+    mask = flat.reshape(x.shape)
+    return x * mask / (1 - p), mask
+
+
+RIGHT["dropout_forward"] = [dropout_forward, dropout_forward_binomial, dropout_forward_choice]
 WRONG["dropout_forward"] = [
     Wrong(_dropout_unscaled, "not scaled by 1 / (1 - p)", "no scaling while training"),
     Wrong(_dropout_times_keep, "scaled by (1 - p) instead of 1 / (1 - p)", "test-time scaling"),
@@ -795,6 +822,16 @@ WRONG["dropout_forward"] = [
     Wrong(_dropout_global_random, "not from np.random", "draws from np.random, not rng"),
     Wrong(_dropout_float_mask, "the mask must be boolean", "a 0/1 float mask"),
     Wrong(_dropout_in_place, "writes into its argument x", "scales x in place"),
+    Wrong(
+        _dropout_one_mask_for_the_batch,
+        "every example in the batch gets the same mask",
+        "one mask drawn per feature and shared by the batch",
+    ),
+    Wrong(
+        _dropout_fixed_count,
+        "every example keeps exactly 350 of its 500 units",
+        "drops a fixed number of units per example",
+    ),
 ]
 
 
@@ -988,6 +1025,13 @@ def _ce_naive_softmax(z, t):
     return p / len(z)
 
 
+def _ce_global_max(z, t):
+    p = np.exp(z - np.max(z))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(z)), t] -= 1
+    return p / len(z)
+
+
 def _ce_columns(z, t):
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
@@ -1011,6 +1055,7 @@ WRONG["cross_entropy_backward"] = [
     Wrong(_ce_no_mean, "divide by the batch size N", "gradient of the summed loss"),
     Wrong(_ce_naive_softmax, "without subtracting the max overflows", "no max subtracted"),
     Wrong(_ce_columns, "1 is subtracted from whole columns", "p[:, t] -= 1"),
+    Wrong(_ce_global_max, "the max must be taken per row", "one max for the whole batch"),
     Wrong(_ce_sign, "the sign is flipped", "onehot - softmax"),
     Wrong(_ce_in_place, "writes into its argument z", "shifts z in place"),
 ]
@@ -1115,6 +1160,29 @@ def _adam_in_place(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return w - lr * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps), m, v
 
 
+def _adam_paper_form(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    # Kingma and Ba's Algorithm 1, "more efficient" order: eps meets the uncorrected sqrt(v).
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    lr_t = lr * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+    return w - lr_t * m / (np.sqrt(v) + eps), m, v
+
+
+def _adam_power_of_difference(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat = m / (1 - beta1) ** step
+    v_hat = v / (1 - beta2) ** step
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def _adam_fixed_eps(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
+    return w - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v
+
+
 RIGHT["adam_step"] = [adam_step, adam_step_pytorch_form]
 WRONG["adam_step"] = [
     Wrong(_adam_zero_based, "bias correction uses the wrong step", "step counted from 0"),
@@ -1122,4 +1190,254 @@ WRONG["adam_step"] = [
     Wrong(_adam_eps_inside, "eps goes outside the square root", "eps inside the square root"),
     Wrong(_adam_returns_hats, "not their bias-corrected m_hat and v_hat", "returns m_hat, v_hat"),
     Wrong(_adam_in_place, "writes into its argument m", "updates the moments in place"),
+    Wrong(_adam_fixed_eps, "eps is 1e-8 here, not the argument eps", "1e-8 written in the formula"),
+    Wrong(_adam_paper_form, "the Adam paper's faster form", "eps added to the uncorrected sqrt(v)"),
+    Wrong(
+        _adam_power_of_difference,
+        "not by (1 - beta1)**step",
+        "(1 - beta1)**step for 1 - beta1**step",
+    ),
 ]
+
+# ---------------------------------------------------------------------------------------------
+# More ways to be right and wrong, from trying to break the checkers
+
+
+def conv2d_forward_as_strided(x, w, b, stride=1, padding=0):
+    xp = _pad(x, padding)
+    N, C, H, W = xp.shape
+    F, _, kh, kw = w.shape
+    H_out, W_out = (H - kh) // stride + 1, (W - kw) // stride + 1
+    sN, sC, sH, sW = xp.strides
+    windows = as_strided(
+        xp, (N, C, H_out, W_out, kh, kw), (sN, sC, sH * stride, sW * stride, sH, sW)
+    )
+    y = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, H_out, W_out, F)
+    return y.transpose(0, 3, 1, 2) + b[None, :, None, None]
+
+
+def _conv_forward_square_output(x, w, b, stride=1, padding=0):
+    # W_out taken equal to H_out, as if every input were square.
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    H_out = (H + 2 * padding - kh) // stride + 1
+    xp = _pad(x, padding)
+    y = np.zeros((N, F, H_out, H_out))
+    for i in range(H_out):
+        for j in range(H_out):
+            window = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            y[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return y
+
+
+def conv2d_backward_full_convolution(dy, x, w, stride=1, padding=0):
+    # The textbook way: dx is the full convolution of the dilated dy with the rotated kernel,
+    # dw the cross-correlation of the padded x with the dilated dy.
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    H_out, W_out = dy.shape[2:]
+    xp = _pad(x, padding)
+    dilated = np.zeros((N, F, (H_out - 1) * stride + 1, (W_out - 1) * stride + 1))
+    dilated[:, :, ::stride, ::stride] = dy
+    full = np.pad(dilated, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    windows = sliding_window_view(full, (kh, kw), axis=(2, 3))
+    covered = np.einsum("nfijab,fcab->ncij", windows, w[:, :, ::-1, ::-1])
+    dxp = np.zeros_like(xp)
+    dxp[:, :, : covered.shape[2], : covered.shape[3]] = covered  # rows no window reaches: 0
+    x_windows = sliding_window_view(xp, dilated.shape[2:], axis=(2, 3))[:, :, :kh, :kw]
+    dw = np.einsum("ncabij,nfij->fcab", x_windows, dilated)
+    return dxp[:, :, padding : padding + H, padding : padding + W], dw, dy.sum(axis=(0, 2, 3))
+
+
+def maxpool2d_backward_put_along_axis(dy, x, kernel_size, stride=None):
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    dx = np.zeros_like(x)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(N, C, k * k)
+            share = np.zeros_like(window)
+            np.put_along_axis(share, window.argmax(axis=-1)[..., None], dy[:, :, i, j, None], -1)
+            dx[:, :, i * s : i * s + k, j * s : j * s + k] += share.reshape(N, C, k, k)
+    return dx
+
+
+def _maxpool_backward_divmod_by_stride(dy, x, kernel_size, stride=None):
+    # The row and column of the maximum inside its window, read with the stride as the
+    # window's width: right only when stride == kernel_size.
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    dx = np.zeros_like(x)
+    for i in range(H_out):
+        for j in range(W_out):
+            first = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(N, C, -1).argmax(-1)
+            a, b = np.divmod(first, s)
+            for n in range(N):
+                for c in range(C):
+                    row = min(i * s + a[n, c], x.shape[2] - 1)
+                    col = min(j * s + b[n, c], x.shape[3] - 1)
+                    dx[n, c, row, col] += dy[n, c, i, j]
+    return dx
+
+
+def _maxpool_backward_fancy_index(dy, x, kernel_size, stride=None):
+    # dx[rows, cols] += dy with fancy indices adds a repeated position once.
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    windows = sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    a, b = np.divmod(windows.reshape(N, C, H_out, W_out, k * k).argmax(axis=-1), k)
+    rows = np.arange(H_out)[:, None] * s + a
+    cols = np.arange(W_out)[None, :] * s + b
+    n = np.arange(N)[:, None, None, None]
+    c = np.arange(C)[None, :, None, None]
+    dx = np.zeros_like(x)
+    dx[n, c, rows, cols] += dy
+    return dx
+
+
+def avgpool2d_backward_add_at(dy, x, kernel_size, stride=None):
+    k = kernel_size
+    s = k if stride is None else stride
+    N, C, H_out, W_out = dy.shape
+    rows = (np.arange(H_out) * s)[:, None, None, None] + np.arange(k)[None, None, :, None]
+    cols = (np.arange(W_out) * s)[None, :, None, None] + np.arange(k)[None, None, None, :]
+    share = np.broadcast_to(dy[..., None, None] / k**2, (N, C, H_out, W_out, k, k))
+    dx = np.zeros(x.shape)
+    np.add.at(dx, (slice(None), slice(None), rows, cols), share)
+    return dx
+
+
+def _avgpool_divided_by_stride(dy, x, kernel_size, stride=None):
+    s = kernel_size if stride is None else stride
+    return _avgpool_loops(dy, x, kernel_size, stride, divisor=s * s)
+
+
+def _avgpool_averaged_over_windows(dy, x, kernel_size, stride=None):
+    # Each input's total divided by the number of windows that cover it, as well as by k * k.
+    k = kernel_size
+    s = k if stride is None else stride
+    total, count = np.zeros(x.shape), np.zeros(x.shape)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            total[:, :, i * s : i * s + k, j * s : j * s + k] += dy[:, :, i : i + 1, j : j + 1]
+            count[:, :, i * s : i * s + k, j * s : j * s + k] += 1
+    return total / np.maximum(count, 1) / k**2
+
+
+def nchw_to_nhwc_rows_ravel(w, shape):
+    C, H, W = shape
+    i, j, c = np.meshgrid(np.arange(H), np.arange(W), np.arange(C), indexing="ij")
+    return w[np.ravel_multi_index((c.ravel(), i.ravel(), j.ravel()), (C, H, W))]
+
+
+def same_padding_floor_ceil(kernel_size):
+    kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
+    return ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+
+
+def _same_padding_square(kernel_size):
+    k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
+    return ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2)
+
+
+def dropout_forward_uniform(x, p, rng):
+    mask = rng.uniform(size=x.shape) >= p
+    return x * mask / (1 - p), mask
+
+
+def relu_backward_heaviside(dy, x):
+    return dy * np.heaviside(x, 0.0)
+
+
+def log_softmax_loops(z):
+    log_p = np.empty_like(z)
+    for n, row in enumerate(z):
+        m = max(row)
+        total = sum(math.exp(v - m) for v in row)
+        log_p[n] = [v - m - math.log(total) for v in row]
+    return log_p
+
+
+def _log_softmax_minus_min(z):
+    m = z.min(axis=1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+
+def _ce_rows_minus_one(z, t):
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[t] -= 1  # whole rows t, not the entries [n, t[n]]
+    return p / len(z)
+
+
+def _adam_eps_squared_inside(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
+    return w - lr * m_hat / np.sqrt(v_hat + eps**2), m, v
+
+
+RIGHT["conv2d_forward"].append(conv2d_forward_as_strided)
+RIGHT["conv2d_backward"].append(conv2d_backward_full_convolution)
+RIGHT["maxpool2d_backward"].append(maxpool2d_backward_put_along_axis)
+RIGHT["avgpool2d_backward"].append(avgpool2d_backward_add_at)
+RIGHT["nchw_to_nhwc_rows"].append(nchw_to_nhwc_rows_ravel)
+RIGHT["same_padding"].append(same_padding_floor_ceil)
+RIGHT["dropout_forward"].append(dropout_forward_uniform)
+RIGHT["relu_backward"].append(relu_backward_heaviside)
+RIGHT["log_softmax"].append(log_softmax_loops)
+
+WRONG["same_padding"].append(
+    Wrong(_same_padding_square, "it returns (1, 1, 1, 1); expected (1, 1, 2, 2)", "k_h for both")
+)
+WRONG["conv2d_forward"].append(
+    Wrong(
+        _conv_forward_square_output,
+        "y has shape (2, 3, 5, 5); expected (2, 3, 5, 6)",
+        "W_out = H_out",
+    )
+)
+WRONG["maxpool2d_backward"] += [
+    Wrong(
+        _maxpool_backward_fancy_index,
+        "the gradients of overlapping windows must add up",
+        "fancy-index +=, which adds a repeated position once",
+    ),
+    Wrong(
+        _maxpool_backward_divmod_by_stride,
+        "First failing case, overlapping windows: 3x3, stride 2",
+        "unravels the argmax with the stride as the window's width",
+    ),
+]
+WRONG["avgpool2d_backward"] += [
+    Wrong(
+        _avgpool_divided_by_stride,
+        "First failing case, overlapping windows: 3x3, stride 2",
+        "divides by stride * stride",
+    ),
+    Wrong(
+        _avgpool_averaged_over_windows,
+        "First failing case, overlapping windows: 3x3, stride 2",
+        "also divides by the number of windows over each input",
+    ),
+]
+WRONG["relu_backward"].append(
+    Wrong(lambda dy, x: dy * np.heaviside(x, 0.5), "First failing case, integer x", "1/2 at 0")
+)
+WRONG["log_softmax"] += [
+    Wrong(_log_softmax_minus_min, "log_p has -inf at log_p[0, 0]", "the row's minimum subtracted"),
+    Wrong(
+        lambda z: z - np.log(np.sum(np.exp(z), axis=1, keepdims=True)),
+        "log(sum(exp(z))) without the max overflows",
+        "log-sum-exp without the max",
+    ),
+]
+WRONG["cross_entropy_backward"].append(
+    Wrong(_ce_rows_minus_one, "dz is wrong: largest error", "p[t] -= 1")
+)
+WRONG["adam_step"].append(
+    Wrong(_adam_eps_squared_inside, "First failing case, small gradients", "sqrt(v_hat + eps**2)")
+)

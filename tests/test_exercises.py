@@ -4,6 +4,7 @@ stub is the same on every run.
 """
 
 import inspect
+import re
 import subprocess
 import sys
 
@@ -233,6 +234,27 @@ def test_bad_arguments_to_check():
         check("conv2d_forward", "def conv2d_forward(...)")
 
 
+def test_an_unknown_name_gets_the_closest_one():
+    with pytest.raises(KeyError, match="no exercise named 'conv2d_foward' \\(did you mean "):
+        check("conv2d_foward", _stub)
+
+
+def test_swapped_arguments_are_said_so():
+    # The function first gave "no exercise named <function conv2d_forward at 0x7f...>".
+    with pytest.raises(TypeError, match="the name comes first, then the function") as error:
+        check(RIGHT["conv2d_forward"][0], "conv2d_forward")
+    assert "0x" not in str(error.value)
+
+
+def test_the_function_of_another_exercise_is_named(capsys):
+    conv2d_backward = RIGHT["conv2d_backward"][0]
+    passed, out = _verdict(capsys, "conv2d_forward", conv2d_backward)
+    assert passed is False
+    assert "(The function checked is conv2d_backward; this is the checker for conv2d_forward.)" in (
+        _unwrapped(out)
+    )
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_source_has_the_signature_and_docstring(name):
     exercise = EXERCISES[name]
@@ -414,3 +436,132 @@ def test_optimizer_references_match_torch_over_several_steps(torch):
             else:
                 w, *state = EXERCISES[name].reference(w, g, *state, step, 1e-2, 0.8, 0.99, 1e-6)
             np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by trying to break the checkers
+
+
+@pytest.mark.parametrize("name", ["conv2d_forward", "avgpool2d_backward"])
+def test_a_right_result_in_float32_is_not_blamed_on_a_mistake(capsys, name):
+    # On the first case (stride and padding at their defaults) "the padding is ignored" and
+    # "assigning instead of adding" give the right values; a float32 result with those values
+    # must not be said to make that mistake.
+    right = RIGHT[name][0]
+    passed, out = _verdict(capsys, name, lambda *a: right(*a).astype(np.float32))
+    assert passed is False
+    assert "dtype float32; expected float64" in out
+    assert "Likely mistake" not in out, out
+
+
+def test_infinite_values_match_only_themselves(capsys):
+    # Subtracting the row's minimum makes exp overflow: every entry is -inf. The mistake
+    # "log(softmax(z)) underflows" gives -inf only where exp underflows, 0 at each row's maximum,
+    # so it must not be named (an inf compared with a relative tolerance matches anything).
+    def log_softmax(z):
+        m = z.min(axis=1, keepdims=True)
+        return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+    passed, out = _verdict(capsys, "log_softmax", log_softmax)
+    assert passed is False
+    assert "log_p has -inf at log_p[0, 0]" in out
+    assert "Likely mistake" not in out, out
+
+
+@pytest.mark.parametrize("name", ["conv2d_forward", "conv2d_backward", "log_softmax"])
+def test_a_result_computed_in_float32_is_said_so(capsys, name):
+    # Cast to float32 inside, back to float64 at the end: the values are off by float32's
+    # rounding only, which "yours -0.2008, expected -0.2008" would not show.
+    right = RIGHT[name][0]
+
+    def in_float32(*args):
+        args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+        out = right(*args)
+        if isinstance(out, tuple):
+            return tuple(o.astype(np.float64) for o in out)
+        return out.astype(np.float64)
+
+    passed, out = _verdict(capsys, name, in_float32)
+    assert passed is False
+    assert "is a float32 number: somewhere it was computed in float32" in _unwrapped(out), out
+    yours, expected = re.search(r"\(yours (\S+), expected (\S+)\)", _unwrapped(out)).groups()
+    assert yours != expected
+
+
+def test_a_float32_result_is_told_to_keep_the_dtype(capsys):
+    right = RIGHT["relu_backward"][0]
+    passed, out = _verdict(capsys, "relu_backward", lambda dy, x: right(dy, x).astype(np.float32))
+    assert passed is False
+    assert "dx has dtype float32; expected float64: the arguments are float64" in _unwrapped(out)
+
+
+def test_a_result_of_zeros_is_not_called_float32(capsys):
+    # Zeros are float32 numbers too, but far more than rounding is wrong.
+    passed, out = _verdict(
+        capsys, "conv2d_forward", lambda x, w, b, s=1, p=0: np.zeros((2, 4, 3, 3))
+    )
+    assert passed is False
+    assert "float32" not in out, out
+
+
+def test_a_tuple_of_floats_shows_its_values(capsys):
+    # (k - 1) / 2 gives floats: the verdict shows them, not just "a tuple of 4".
+    def same_padding(kernel_size):
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        return ((kh - 1) / 2, (kh - 1) / 2, (kw - 1) / 2, (kw - 1) / 2)
+
+    passed, out = _verdict(capsys, "same_padding", same_padding)
+    assert passed is False
+    assert "it returns the tuple (1.0, 1.0, 1.0, 1.0); expected a tuple of 4 ints" in out, out
+    passed, out = _verdict(capsys, "conv_output_size", lambda *args: (25,))
+    assert "it returns the tuple (25,); expected an int" in out, out
+
+
+def test_an_error_that_cannot_be_printed(capsys):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no message")
+
+    def relu_backward(dy, x):
+        raise Unprintable
+
+    passed, out = _verdict(capsys, "relu_backward", relu_backward)
+    assert passed is False
+    assert "it raised Unprintable" in out
+
+
+def test_an_interrupt_stops_the_check():
+    # Stopping a slow or endless function from the notebook must stop the check, not be
+    # reported as an error of the function.
+    def relu_backward(dy, x):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check("relu_backward", relu_backward)
+
+
+def test_a_mistake_that_fits_one_failing_case_by_chance_is_not_named(capsys):
+    # Padding ignored when the stride is 2: on (8, 3, 2, 1) that gives 3, which is also what
+    # "off by one" gives, but on (224, 7, 2, 3) it gives 109 where "off by one" gives 111.
+    def conv_output_size(size, kernel_size, stride=1, padding=0):
+        if stride > 1:
+            padding = 0
+        return (size + 2 * padding - kernel_size) // stride + 1
+
+    passed, out = _verdict(capsys, "conv_output_size", conv_output_size)
+    assert passed is False
+    assert "it returns 3; expected 4" in out
+    assert "Likely mistake" not in out, out
+
+
+def test_not_implemented_for_the_first_case_only_is_not_a_stub(capsys):
+    # A function that leaves out only the default stride is not "not done yet" as a whole.
+    def maxpool2d_forward(x, kernel_size, stride=None):
+        if stride is None:
+            raise NotImplementedError
+        return RIGHT["maxpool2d_forward"][0](x, kernel_size, stride)
+
+    passed, out = _verdict(capsys, "maxpool2d_forward", maxpool2d_forward)
+    assert passed is False
+    assert out.startswith("maxpool2d_forward: not right yet. 5 of 8 cases pass."), out
+    assert "it raises NotImplementedError for this case: not done yet" in out

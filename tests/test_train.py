@@ -176,6 +176,17 @@ def test_progress_bar_on_stderr_only_when_asked(rng, capsys):
     assert captured.out == ""
 
 
+def test_notebook_progress_bar_leaves_its_last_line_as_text(rng, capsys, monkeypatch):
+    notebook = pytest.importorskip("tqdm.notebook")  # the widget tqdm.auto picks in Jupyter
+    monkeypatch.setattr("cnn_lib.train.tqdm", notebook.tqdm)
+    x, y = bars(10, rng)
+    fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), x, y, 2, 5, validation=(x, y), progress=True)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if " img in " in ln]
+    assert [ln.split(":")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all(": 10/10 img in " in ln and "val_acc=" in ln for ln in lines), lines
+    assert all(len(ln) <= 100 for ln in lines), lines  # fits the book's code box
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [

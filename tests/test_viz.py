@@ -1,14 +1,73 @@
-"""cnn_lib.viz: the figure helpers draw the numbers they are given, of any real dtype."""
+"""cnn_lib.viz: the book's figure style (legible text sizes, sharp inline figures in Jupyter), and
+helpers that draw the numbers they are given, of any real dtype."""
 
-import matplotlib
+import base64
+import io
+import struct
 
-matplotlib.use("Agg")
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.font_manager import FontProperties
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from cnn_lib import viz
 
-from cnn_lib import viz  # noqa: E402
+
+@pytest.fixture(autouse=True)
+def _restore_rcparams():
+    with mpl.rc_context():
+        yield
+    plt.close("all")
+
+
+def _text_sizes(fig):
+    fig.canvas.draw()
+    return [t.get_fontsize() for t in fig.findobj(mpl.text.Text) if t.get_text()]
+
+
+def test_style_draws_no_text_below_the_smallest_size():
+    viz.use_book_style()
+    keys = ["font.size", "xtick.labelsize", "ytick.labelsize", "axes.labelsize", "axes.titlesize",
+            "legend.fontsize", "figure.titlesize"]  # fmt: skip
+    sizes = {k: FontProperties(size=mpl.rcParams[k]).get_size_in_points() for k in keys}
+    assert min(sizes.values()) >= viz.SMALL_FONT_PT, sizes
+    assert mpl.rcParams["figure.facecolor"] == "white"
+
+
+def test_helpers_draw_no_text_below_the_smallest_size():
+    viz.use_book_style()
+    grid = viz.show_images(np.zeros((3, 4, 4)), titles=["a", "b", "c"])
+    fig, ax = plt.subplots()
+    viz.show_matrix(ax, np.arange(6).reshape(2, 3), title="x")
+    for figure in (grid, fig):
+        sizes = _text_sizes(figure)
+        assert sizes and min(sizes) >= viz.SMALL_FONT_PT, sizes
+
+
+def test_inline_figures_have_twice_the_pixels_at_the_same_size_in_jupyter():
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        viz.use_book_style()
+        fig = plt.figure(figsize=(3, 2))
+        fig.add_subplot().plot([0, 1])
+        data, metadata = shell.display_formatter.format(fig)
+    finally:
+        interactiveshell.InteractiveShell.clear_instance()
+    png = data["image/png"]
+    png = png if isinstance(png, bytes) else base64.b64decode(png)
+    width = struct.unpack(">I", png[16:20])[0]  # the IHDR chunk's width, in pixels
+    shown = metadata["image/png"]["width"]  # the width the page shows it at
+    assert shown == width // 2
+    assert 2.5 * 100 < shown <= 3 * 100  # about 3 inches at 100 px per inch, trimmed to its ink
+
+
+def test_saved_figures_keep_the_figure_dpi_outside_jupyter():
+    viz.use_book_style()  # no IPython shell: the double resolution is for inline figures only
+    buffer = io.BytesIO()
+    plt.figure(figsize=(2, 1)).savefig(buffer, format="png")
+    assert struct.unpack(">I", buffer.getvalue()[16:20])[0] == 2 * 100
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int64, np.float32])

@@ -10,7 +10,7 @@ padding, overlapping pools, ties, exact zeros, logits of 1e4, small gradients) a
 result with a reference: `cnn_lib.naive`'s loops for convolution and pooling, the formulas for
 the rest. Backward passes are also compared with central differences of their forward pass.
 The verdict names the first failing case, the largest error and where it is, and the likely
-mistake when running that known mistake on the case gives exactly the reader's output.
+mistake when running that known mistake on every failing case gives exactly the reader's output.
 
 Arrays are NCHW and float64 in the checks; the notation is the book's: x input, y output, w
 weights, b bias, dy = dL/dy, dx, dw, db, z logits, t labels, p the dropout probability.
@@ -18,10 +18,11 @@ weights, b bias, dy = dL/dy, dx, dw, db, z logits, t labels, p the dropout proba
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 from . import conv, layers, losses, optim, pool
-from ._runner import Case, Exercise, Mistake, judge
+from ._runner import Case, Exercise, Mistake, _fill, judge
 
 EXERCISES: dict[str, Exercise] = {
     **conv.EXERCISES,
@@ -39,17 +40,34 @@ def check(name: str, fn: Callable, verbose: bool = True) -> bool:
     positionally with the signature ``EXERCISES[name].signature``. With ``verbose`` it prints
     the verdict: what passed or, for the first failing case, its settings, the largest error
     and where, and the likely mistake. The verdict is the same on every run.
-    Raises KeyError for an unknown name and TypeError when fn is not callable.
+    Raises KeyError for an unknown name and TypeError when name is not a str (the arguments
+    swapped, say) or fn is not callable.
     """
+    if not isinstance(name, str):
+        if callable(name) and isinstance(fn, str):
+            function = getattr(name, "__name__", "your_function")
+            raise TypeError(
+                f"check: the name comes first, then the function: check({fn!r}, {function})"
+            )
+        raise TypeError(f"check: expected the exercise's name (a str), got {type(name).__name__}")
     if name not in EXERCISES:
+        close = difflib.get_close_matches(name, EXERCISES, n=1)
         raise KeyError(
-            f"check: no exercise named {name!r}; the exercises are {', '.join(EXERCISES)}"
+            f"check: no exercise named {name!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; the exercises are {', '.join(EXERCISES)}"
         )
     if not callable(fn):
         raise TypeError(f"check: expected the function to check, got {type(fn).__name__}")
     verdict = judge(EXERCISES[name], fn)
+    text = verdict.text
+    other = getattr(fn, "__name__", None)
+    if not verdict.passed and other in EXERCISES and other != name:
+        text += "\n" + _fill(
+            f"(The function checked is {other}; this is the checker for {name}.)", "  "
+        )
     if verbose:
-        print(verdict.text)
+        print(text)
     return verdict.passed
 
 

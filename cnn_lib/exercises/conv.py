@@ -65,6 +65,11 @@ Returns an int (the output's H_out or W_out).""",
             variant=lambda n, k, s=1, p=0: -(-(n + 2 * p - k) // s) + 1,
         ),
         Mistake(
+            "round() goes to the nearest integer (3.5 to 4): a last window that sticks out past "
+            "the input is dropped, so round down with //",
+            variant=lambda n, k, s=1, p=0: round((n + 2 * p - k) / s) + 1,
+        ),
+        Mistake(
             "the + 1 belongs after the division: (size + 2P - k) // s + 1",
             variant=lambda n, k, s=1, p=0: (n + 2 * p - k + 1) // s,
         ),

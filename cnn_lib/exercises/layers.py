@@ -292,12 +292,27 @@ def _dropout_expected(args, out):
 
 
 def _dropout_extra(fn, case, out):
-    """The mask: all kept at p = 0, a keep rate near 1 - p, drawn from rng and from rng only."""
+    """The mask: all kept at p = 0; on the large case, units dropped independently (not one mask
+    for the batch, not a fixed number per example), a keep rate near 1 - p, drawn from rng and
+    from rng only. A right mask fails these with a probability far below 1e-9."""
     x, p, rng = case.args
     mask = out[1]
     if p == 0 and not mask.all():
         return "with p = 0 every unit must be kept (mask all True)"
     if x.size >= 10_000:
+        rows = mask.reshape(len(mask), -1)
+        if (rows == rows[0]).all():
+            return (
+                "every example in the batch gets the same mask: each unit of each example is "
+                "dropped on its own, so draw one number per entry of x, rng.random(x.shape)"
+            )
+        kept = rows.sum(axis=1)
+        if (kept == kept[0]).all():
+            return (
+                f"every example keeps exactly {kept[0]} of its {rows.shape[1]} units: each unit "
+                "is kept on its own with probability 1 - p (rng.random(x.shape) >= p), so the "
+                "number kept varies from example to example"
+            )
         rate = mask.mean()
         if abs(rate - (1 - p)) > 0.01:
             return (
@@ -335,9 +350,10 @@ DROPOUT_FORWARD = Exercise(
 Inverted dropout while training. x : any shape, p : the probability of dropping a unit, in
 [0, 1), rng : a np.random.Generator to draw from (and only from it, so that a seeded rng gives
 the same mask every time). Returns y of the shape of x, and mask, a boolean array of that
-shape, True where the unit is kept. Each unit is kept with probability 1 - p, and kept units
-are scaled by 1 / (1 - p), so that the expected value of y is x and the layer needs no change
-at test time: y = x * mask / (1 - p). Leave x unchanged.""",
+shape, True where the unit is kept. Each unit is kept with probability 1 - p, independently of
+the others (one draw per entry of x), and kept units are scaled by 1 / (1 - p), so that the
+expected value of y is x and the layer needs no change at test time: y = x * mask / (1 - p).
+Leave x unchanged.""",
     outputs=(("y", "array"), ("mask", "mask")),
     cases=_dropout_cases,
     reference=dropout_forward_reference,

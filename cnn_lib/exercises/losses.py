@@ -97,6 +97,11 @@ changes nothing mathematically. Leave z unchanged.""",
             variant=_log_softmax_naive,
         ),
         Mistake(
+            "log(sum(exp(z))) without the max overflows: exp(1000) is inf, and z - inf is -inf; "
+            "subtract each row's maximum m first, (z - m) - log(sum(exp(z - m)))",
+            variant=lambda z: z - np.log(np.exp(z).sum(axis=1, keepdims=True)),
+        ),
+        Mistake(
             "log(softmax(z)) underflows: exp(z - m) is 0 for logits far below the maximum and "
             "log(0) = -inf; compute (z - m) - log(sum(exp(z - m))) directly",
             variant=_log_of_softmax,
@@ -196,6 +201,11 @@ Leave z and t unchanged.""",
             "softmax without subtracting the max overflows: exp(1000) is inf, and inf / inf is "
             "nan; subtract each row's maximum before exp",
             variant=lambda z, t: (_softmax_naive(z) - _onehot(z, t)) / len(z),
+        ),
+        Mistake(
+            "the max must be taken per row, z.max(axis=1, keepdims=True): one row's large "
+            "logits make exp underflow to 0 in the other rows, and 0 / 0 is nan",
+            variant=lambda z, t: (_softmax_naive(z - z.max()) - _onehot(z, t)) / len(z),
         ),
         Mistake(
             "softmax along the wrong axis: the classes are axis 1",

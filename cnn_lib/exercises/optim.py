@@ -117,13 +117,21 @@ def _adam(
     eps_inside=False,
     return_hats=False,
     square=True,
+    paper_form=False,
+    power_of_difference=False,
 ):
     """Adam with one known mistake switched on (for the hints)."""
     m = beta1 * m + (1 - beta1) * dw
     v = beta2 * v + (1 - beta2) * (dw**2 if square else dw)
     k = step + step_shift
-    m_hat = m / (1 - beta1**k) if corrected else m
-    v_hat = v / (1 - beta2**k) if corrected else v
+    if paper_form:  # Kingma and Ba's faster form: eps added to the uncorrected sqrt(v)
+        lr_t = lr * np.sqrt(1 - beta2**k) / (1 - beta1**k)
+        return w - lr_t * m / (np.sqrt(v) + eps), m, v
+    if power_of_difference:
+        m_hat, v_hat = m / (1 - beta1) ** k, v / (1 - beta2) ** k
+    else:
+        m_hat = m / (1 - beta1**k) if corrected else m
+        v_hat = v / (1 - beta2**k) if corrected else v
     denominator = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
     w = w - lr * m_hat / denominator
     return (w, m_hat, v_hat) if return_hats else (w, m, v)
@@ -152,7 +160,10 @@ def _adam_cases():
             "small gradients (dw about 1e-8): where eps matters",
             (*state((2, 5), 1e-8), 3, 1e-3, 0.9, 0.999, 1e-8),
         ),
-        Case("beta1 = 0.8, beta2 = 0.99, eps = 1e-6", (*state(6), 4, 1e-2, 0.8, 0.99, 1e-6)),
+        Case(
+            "beta1 = 0.8, beta2 = 0.99, eps = 1e-6 with gradients about 1e-6",
+            (*state(6, 1e-6), 4, 1e-2, 0.8, 0.99, 1e-6),
+        ),
         Case(
             "step 1000, conv weights (2, 3, 3, 3)",
             (*state((2, 3, 3, 3)), 1000, 1e-3, 0.9, 0.999, 1e-8),
@@ -162,6 +173,10 @@ def _adam_cases():
 
 def _swapped_betas(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return adam_step_reference(w, dw, m, v, step, lr, beta2, beta1, eps)
+
+
+def _fixed_eps(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step_reference(w, dw, m, v, step, lr, beta1, beta2, 1e-8)
 
 
 def _default_settings(w, dw, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -195,6 +210,18 @@ Returns (w_new, m_new, v_new) as new arrays; leave the arguments unchanged.""",
             variant=lambda *a: _adam(*a, step_shift=1),
         ),
         Mistake(
+            "the bias correction divides by 1 - beta1**step (beta1 to the power step, taken "
+            "from 1), not by (1 - beta1)**step",
+            variant=lambda *a: _adam(*a, power_of_difference=True),
+        ),
+        Mistake(
+            "that is the Adam paper's faster form, lr * sqrt(1 - beta2**step) / "
+            "(1 - beta1**step) with eps added to the uncorrected sqrt(v); PyTorch adds eps to "
+            "sqrt(v_hat): w - lr * m_hat / (sqrt(v_hat) + eps) (they differ when gradients are "
+            "small)",
+            variant=lambda *a: _adam(*a, paper_form=True),
+        ),
+        Mistake(
             "there is no bias correction: m_hat = m / (1 - beta1**step) and "
             "v_hat = v / (1 - beta2**step); without it the first steps are far too small",
             variant=lambda *a: _adam(*a, corrected=False),
@@ -220,6 +247,10 @@ Returns (w_new, m_new, v_new) as new arrays; leave the arguments unchanged.""",
         Mistake(
             "beta1, beta2 and eps are the defaults here, not the arguments given",
             variant=_default_settings,
+        ),
+        Mistake(
+            "eps is 1e-8 here, not the argument eps",
+            variant=_fixed_eps,
         ),
     ),
 )
