@@ -1,23 +1,25 @@
 """Time forward + backward of Conv2D and MaxPool2D: naive loops, cnn_lib, and PyTorch CPU.
 
 Prints a table and writes it into benchmarks/RESULTS.md (between the layer-benchmark markers).
-PyTorch is optional (`pip install torch==2.13.0`); without it that column is left empty.
+cnn_lib runs inside ``parallel.threads(n)`` and PyTorch with ``torch.set_num_threads(n)``, n being
+every core of the machine unless ``--threads`` says otherwise; the two are timed in turns, and
+each keeps its fastest round. PyTorch is optional (`pip install torch==2.13.0`); without it that
+column is left empty.
 
-    python benchmarks/bench_layers.py [--repeats 7] [--no-write]
+    python benchmarks/bench_layers.py [--threads N] [--rounds 7] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
-import time
-from pathlib import Path
+import timeit
 
 import numpy as np
+from common import geomean, machine_line, time_in_turns, write_section
+from threadpoolctl import threadpool_limits
 
-from cnn_lib import naive
+from cnn_lib import naive, parallel
 from cnn_lib.layers import Conv2D, MaxPool2D
 
 try:
@@ -26,7 +28,6 @@ try:
 except ImportError:  # optional
     torch = None
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- layer-benchmark:start -->", "<!-- layer-benchmark:end -->"
 
 # (label, N, C, H, W, F, K, stride, padding)
@@ -46,25 +47,24 @@ POOL_SUITE = [
 NAIVE_IMAGES = 4  # beyond the first shape, the naive loops run on this many images, then scale
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def matmul_peak(repeats: int) -> float:
-    """GFLOP/s of a float32 2048 x 2048 matrix multiply, this machine's practical peak."""
+def matmul_peak(threads: int, rounds: int) -> float:
+    """GFLOP/s of a float32 2048 x 2048 matrix multiply on ``threads`` BLAS threads."""
     n = 2048
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
-    return 2 * n**3 / median_time(lambda: a @ b, repeats) / 1e9
+    with threadpool_limits(limits=threads, user_api="blas"):
+        seconds = time_in_turns({"matmul": lambda: a @ b}, rounds)["matmul"]
+    return 2 * n**3 / seconds / 1e9
 
 
-def bench_conv(case, repeats, full_naive):
+def timed(fast, torch_step, rounds):
+    """Fastest seconds of cnn_lib's and PyTorch's forward + backward, timed in turns."""
+    fns = {"fast": fast} if torch_step is None else {"fast": fast, "torch": torch_step}
+    best = time_in_turns(fns, rounds)
+    return best["fast"], best.get("torch")
+
+
+def bench_conv(case, rounds, full_naive):
     label, N, C, H, W, F, K, s, p = case
     rng = np.random.default_rng(0)
     layer = Conv2D(C, F, K, stride=s, padding=p, rng=rng)
@@ -77,8 +77,6 @@ def bench_conv(case, repeats, full_naive):
         layer.forward(x)
         layer.backward(dy)
 
-    t_fast = median_time(fast, repeats)
-
     n_naive = N if full_naive else NAIVE_IMAGES
     Wt, b = layer.params["w"], layer.params["b"]
 
@@ -86,11 +84,9 @@ def bench_conv(case, repeats, full_naive):
         naive.conv2d_forward_naive(x[:n_naive], Wt, b, s, p)
         naive.conv2d_backward_naive(dy[:n_naive], x[:n_naive], Wt, s, p)
 
-    t0 = time.perf_counter()
-    loops()
-    t_naive = (time.perf_counter() - t0) * N / n_naive
+    t_naive = timeit.timeit(loops, number=1) * N / n_naive
 
-    t_torch = None
+    torch_step = None
     if torch is not None:
         tx = torch.from_numpy(x).requires_grad_(True)
         tw = torch.from_numpy(Wt.copy()).requires_grad_(True)
@@ -100,7 +96,7 @@ def bench_conv(case, repeats, full_naive):
         def torch_step():
             torch_f.conv2d(tx, tw, tb, stride=s, padding=p).backward(tdy)
 
-        t_torch = median_time(torch_step, repeats)
+    t_fast, t_torch = timed(fast, torch_step, rounds)
     return dict(
         label=label,
         naive=t_naive,
@@ -111,7 +107,7 @@ def bench_conv(case, repeats, full_naive):
     )
 
 
-def bench_pool(case, repeats):
+def bench_pool(case, rounds):
     label, N, C, H, W, K, s = case
     rng = np.random.default_rng(0)
     layer = MaxPool2D(K, s)
@@ -122,12 +118,12 @@ def bench_pool(case, repeats):
         layer.forward(x)
         layer.backward(dy)
 
-    t_fast = median_time(fast, repeats)
-    t0 = time.perf_counter()
-    naive.maxpool2d_forward_naive(x[:NAIVE_IMAGES], K, s)
-    naive.maxpool2d_backward_naive(dy[:NAIVE_IMAGES], x[:NAIVE_IMAGES], K, s)
-    t_naive = (time.perf_counter() - t0) * N / NAIVE_IMAGES
-    t_torch = None
+    def loops():
+        naive.maxpool2d_forward_naive(x[:NAIVE_IMAGES], K, s)
+        naive.maxpool2d_backward_naive(dy[:NAIVE_IMAGES], x[:NAIVE_IMAGES], K, s)
+
+    t_naive = timeit.timeit(loops, number=1) * N / NAIVE_IMAGES
+    torch_step = None
     if torch is not None:
         tx = torch.from_numpy(x).requires_grad_(True)
         tdy = torch.from_numpy(dy)
@@ -135,7 +131,7 @@ def bench_pool(case, repeats):
         def torch_step():
             torch_f.max_pool2d(tx, K, s).backward(tdy)
 
-        t_torch = median_time(torch_step, repeats)
+    t_fast, t_torch = timed(fast, torch_step, rounds)
     return dict(
         label=label, naive=t_naive, naive_full=False, fast=t_fast, torch=t_torch, gflops=None
     )
@@ -162,30 +158,26 @@ def table(rows, peak):
     return "\n".join(lines)
 
 
-def geomean(values):
-    return float(np.exp(np.mean(np.log(values))))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    threads = os.cpu_count()
+    threads = args.threads
     if torch is not None:
         torch.set_num_threads(threads)
 
-    peak = matmul_peak(args.repeats)
-    rows = [bench_conv(c, args.repeats, full_naive=(i == 0)) for i, c in enumerate(CONV_SUITE)]
-    rows += [bench_pool(c, args.repeats) for c in POOL_SUITE]
+    peak = matmul_peak(threads, args.rounds)
+    with parallel.threads(threads):
+        rows = [bench_conv(c, args.rounds, full_naive=(i == 0)) for i, c in enumerate(CONV_SUITE)]
+        rows += [bench_pool(c, args.rounds) for c in POOL_SUITE]
 
     torch_ratios = [r["fast"] / r["torch"] for r in rows if r["torch"] is not None]
     conv_ratios = [r["fast"] / r["torch"] for r in rows[: len(CONV_SUITE)] if r["torch"]]
     summary = [
-        f"- Machine: {platform.processor() or platform.machine()}, {threads} threads, "
-        f"NumPy {np.__version__}" + (f", PyTorch {torch.__version__}" if torch else ""),
-        f"- float32 matrix-multiply peak (2048 x 2048, median of {args.repeats}): "
-        f"{peak:.1f} GFLOP/s",
+        machine_line(torch),
+        f"- float32 matrix-multiply peak (2048 x 2048) on {threads} threads: {peak:.1f} GFLOP/s",
         f"- Naive loops against cnn_lib on the first shape (all {CONV_SUITE[0][1]} images): "
         f"{rows[0]['naive'] / rows[0]['fast']:.0f}x",
     ]
@@ -200,8 +192,9 @@ def main() -> None:
             START,
             "## Layers: forward + backward",
             "",
-            "Measured by `python benchmarks/bench_layers.py` (medians of "
-            f"{args.repeats} runs; float32; PyTorch on the same number of threads).",
+            f"Measured by `python benchmarks/bench_layers.py` on {threads} threads (cnn_lib's "
+            f"`parallel.threads({threads})`, PyTorch's `set_num_threads({threads})`); float32; "
+            f"the fastest of {args.rounds} rounds, cnn_lib and PyTorch timed in turns.",
             "",
             table(rows, peak),
             "",
@@ -213,15 +206,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n" + START + END
-        if START in old and END in old:
-            head, rest = old.split(START, 1)
-            new = head + text + rest.split(END, 1)[1]
-        else:
-            new = old.rstrip() + "\n\n" + text + "\n"
-        tmp = RESULTS.with_suffix(".tmp")
-        tmp.write_text(new)
-        tmp.replace(RESULTS)
+        write_section(START, END, text)
 
 
 if __name__ == "__main__":

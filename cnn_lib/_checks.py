@@ -41,15 +41,20 @@ def as_padding(padding, kernel_size: tuple[int, int], stride: tuple[int, int], o
     """Resolve ``padding`` to ``(top, bottom, left, right)`` zeros around the input.
 
     ``padding`` is an int, a pair ``(ph, pw)``, ``"valid"`` (no padding) or ``"same"`` (output as
-    large as the input; stride 1 only). An even kernel cannot be centred, so "same" puts the extra
-    row and column at the bottom and right, as PyTorch does.
+    large as the input). "same" follows PyTorch's rule: stride 1 only (Keras and TensorFlow also
+    accept a stride s, padding to an output of ceil(H / s) rows, an amount that depends on H). An
+    even kernel cannot be centred, so "same" puts the extra row and column at the bottom and
+    right, as PyTorch does.
     """
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0, 0, 0)
         if padding == "same":
             if stride != (1, 1):
-                raise ValueError(f"{owner}: padding='same' needs stride 1, got stride {stride}")
+                raise ValueError(
+                    f"{owner}: padding='same' needs stride 1 (PyTorch's rule), got stride "
+                    f"{stride}; give an int padding for a strided layer"
+                )
             (kh, kw) = kernel_size
             top, left = (kh - 1) // 2, (kw - 1) // 2
             return (top, kh - 1 - top, left, kw - 1 - left)

@@ -1,7 +1,8 @@
 """The layers of a CNN, each with ``forward(x, training=False)`` and ``backward(dy)``.
 
-NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx and fills ``grads``
-(same keys and shapes as ``params``); it never changes a parameter: an optimizer does that.
+NCHW layout and PyTorch's argument names. ``backward`` returns dx = dL/dx (None for a Conv2D
+built with ``input_grad=False``) and fills ``grads`` (same keys and shapes as ``params``); it
+never changes a parameter: an optimizer does that.
 ``forward`` takes a floating point NumPy array and ``backward`` a floating point ``dy``; anything
 else raises TypeError (integers would round and wrap around). An empty batch (N = 0) gives empty
 outputs of the right shape and zero parameter gradients, as in PyTorch.
@@ -69,7 +70,8 @@ class Layer:
 
 
 def _he_normal(rng, shape, fan_in, dtype):
-    """He initialisation: N(0, 2 / fan_in), which keeps the variance steady through ReLUs."""
+    """He initialisation: N(0, 2 / fan_in), which keeps the mean square of the activations steady,
+    on average, through layers fed by ReLUs (He et al., "Delving deep into rectifiers", 2015)."""
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
@@ -79,6 +81,11 @@ class Conv2D(Layer):
     x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out), with
     H_out = floor((H + 2 * padding - kh) / stride) + 1 (and likewise W_out).
     params["w"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
+
+    ``input_grad=False`` is for a network's first layer, whose input is data: nothing needs
+    dL/dx there, so `backward` fills ``grads`` and returns None instead of dx, skipping a
+    matrix multiply and the col2im pass (PyTorch skips it the same way for an input that does
+    not require a gradient).
     """
 
     def __init__(
@@ -90,6 +97,7 @@ class Conv2D(Layer):
         padding=0,
         rng: np.random.Generator | None = None,
         dtype=np.float32,
+        input_grad: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels = chk.as_int(in_channels, "in_channels", self.name)
@@ -108,6 +116,9 @@ class Conv2D(Layer):
             rng, (self.out_channels, self.in_channels, kh, kw), fan_in, self.dtype
         )
         self.params["b"] = np.zeros(self.out_channels, dtype=self.dtype)
+        if not isinstance(input_grad, bool):
+            raise TypeError(f"{self.name}: input_grad must be True or False, got {input_grad!r}")
+        self.input_grad = input_grad
         self._cache = None
 
     def __repr__(self) -> str:
@@ -153,10 +164,13 @@ class Conv2D(Layer):
         self._out_shape = y.shape
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """dy : (N, out_channels, H_out, W_out) -> dx : (N, in_channels, H, W); fills grads."""
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """dy : (N, out_channels, H_out, W_out) -> dx : (N, in_channels, H, W); fills grads.
+
+        Returns None instead of dx for a layer built with ``input_grad=False``.
+        """
         dy = self._check_dy(dy).astype(self.dtype, copy=False)
-        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dy, self._cache)
+        dx, self.grads["w"], self.grads["b"] = conv2d_backward(dy, self._cache, self.input_grad)
         return dx
 
 
@@ -265,6 +279,12 @@ class ReLU(Layer):
 class Dropout(Layer):
     """Inverted dropout: while training, zero each unit with probability p and scale the rest by
     1 / (1 - p), so that evaluation needs no change at all (the layer is then the identity).
+
+    x : any shape (N, ...) -> y : the same shape. Each entry of x gets its own draw from ``rng``:
+    the keep mask r is ``rng.random(x.shape) >= p``, and y = x * r / (1 - p).
+    p is the probability of *dropping* a unit, as in PyTorch and Keras; Srivastava et al.,
+    "Dropout: a simple way to prevent neural networks from overfitting" (JMLR 2014), call the
+    probability of keeping one p.
     """
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:

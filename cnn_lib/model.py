@@ -67,13 +67,21 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
         """dy = dL/d(output), e.g. dlogits (N, K) -> dx = dL/dx, shaped like the input.
 
-        Fills every layer's ``grads``; changes no parameter.
+        Fills every layer's ``grads``; changes no parameter. Returns None when the first layer
+        was built with ``input_grad=False`` (as in `reference_cnn`): the gradient with respect
+        to the input images is then not computed at all.
         """
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
+        for i in reversed(range(len(self.layers))):
+            dy = self.layers[i].backward(dy)
+            if dy is None and i > 0:
+                raise RuntimeError(
+                    f"Sequential: layer {i} ({self.layers[i]!r}) returned no input gradient, so "
+                    "the layers before it would get none; only the first layer may be built "
+                    "with input_grad=False"
+                )
         return dy
 
     def parameters(self) -> list[Parameter]:
@@ -177,7 +185,10 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
 
 
 def reference_cnn(
-    rng: np.random.Generator | None = None, dropout: float = 0.25, dtype=np.float32
+    rng: np.random.Generator | None = None,
+    dropout: float = 0.25,
+    dtype=np.float32,
+    input_grad: bool = False,
 ) -> Sequential:
     """The book's CNN for 28 x 28 grey images in 10 classes (Fashion-MNIST, MNIST).
 
@@ -190,11 +201,14 @@ def reference_cnn(
         Dense(128, 10)                                     -> (N, 10)
 
     ``rng`` seeds both the initial weights and the dropout masks, so one seed fixes a whole run.
+    Training needs no gradient with respect to the images, so the first convolution is built
+    with ``input_grad=False`` and ``model.backward`` returns None; pass ``input_grad=True`` to
+    get dL/dx (to see which pixels a prediction is most sensitive to, say).
     """
     rng = np.random.default_rng() if rng is None else rng
     return Sequential(
         [
-            Conv2D(1, 16, 3, padding=1, rng=rng, dtype=dtype),
+            Conv2D(1, 16, 3, padding=1, rng=rng, dtype=dtype, input_grad=input_grad),
             ReLU(),
             MaxPool2D(2),
             Conv2D(16, 32, 3, padding=1, rng=rng, dtype=dtype),

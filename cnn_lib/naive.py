@@ -43,12 +43,12 @@ def conv2d_forward_naive(x, w, b, stride=1, padding=0):
     xp = _pad(x, pads)
     N, C, Hp, Wp = xp.shape
     F, _, kh, kw = w.shape
-    Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-    y = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
+    H_out, W_out = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    y = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
     for n in range(N):
         for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
+            for i in range(H_out):
+                for j in range(W_out):
                     window = xp[n, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
                     y[n, f, i, j] = np.sum(window * w[f]) + b[f]
     return y
@@ -65,12 +65,12 @@ def conv2d_backward_naive(dy, x, w, stride=1, padding=0):
     xp = _pad(x, pads)
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
-    _, _, Ho, Wo = dy.shape
+    _, _, H_out, W_out = dy.shape
     dxp, dw, db = np.zeros_like(xp), np.zeros_like(w), np.zeros(F, dtype=w.dtype)
     for n in range(N):
         for f in range(F):
-            for i in range(Ho):
-                for j in range(Wo):
+            for i in range(H_out):
+                for j in range(W_out):
                     rows = slice(i * sh, i * sh + kh)
                     cols = slice(j * sw, j * sw + kw)
                     dxp[n, :, rows, cols] += dy[n, f, i, j] * w[f]
@@ -85,11 +85,11 @@ def _pool_windows(x, kernel_size, stride):
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(kernel_size if stride is None else stride)
     N, C, H, W = x.shape
-    Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
+    H_out, W_out = (H - kh) // sh + 1, (W - kw) // sw + 1
     for n in range(N):
         for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
+            for i in range(H_out):
+                for j in range(W_out):
                     yield n, c, i, j, (slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw))
 
 
@@ -118,8 +118,8 @@ def maxpool2d_backward_naive(dy, x, kernel_size, stride=None):
     dx = np.zeros_like(x)
     for n, c, i, j, (rows, cols) in _pool_windows(x, kernel_size, stride):
         window = x[n, c, rows, cols]
-        di, dj = np.unravel_index(np.argmax(window), window.shape)
-        dx[n, c, rows.start + di, cols.start + dj] += dy[n, c, i, j]
+        u, v = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, c, rows.start + u, cols.start + v] += dy[n, c, i, j]
     return dx
 
 

@@ -108,28 +108,28 @@ def sliding_window_animation(
     x = np.asarray(x)
     H, W = x.shape
     k = kernel_size
-    Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
-    out = np.full((Ho, Wo), np.nan)
+    H_out, W_out = (H - k) // stride + 1, (W - k) // stride + 1
+    out = np.full((H_out, W_out), np.nan)
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(7, 3.4))
     fig.suptitle(title)
     show_matrix(ax_in, x, title=f"input {H}x{W}")
     rect = plt.Rectangle((-0.5, -0.5), k, k, fill=False, edgecolor="crimson", linewidth=3)
     ax_in.add_patch(rect)
     im = ax_out.imshow(out, cmap="Oranges", vmin=0, vmax=1)
-    ax_out.set_title(f"output {Ho}x{Wo}")
+    ax_out.set_title(f"output {H_out}x{W_out}")
     ax_out.set_xticks([])
     ax_out.set_yticks([])
     marker = plt.Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="crimson", linewidth=3)
     ax_out.add_patch(marker)
 
     def draw(frame):
-        i, j = divmod(frame, Wo)
+        i, j = divmod(frame, W_out)
         rect.set_xy((j * stride - 0.5, i * stride - 0.5))
         marker.set_xy((j - 0.5, i - 0.5))
         out[i, j] = 1.0
         im.set_data(out)
         return rect, marker, im
 
-    anim = animation.FuncAnimation(fig, draw, frames=Ho * Wo, interval=interval, blit=False)
+    anim = animation.FuncAnimation(fig, draw, frames=H_out * W_out, interval=interval, blit=False)
     plt.close(fig)  # the animation embeds its own frames; no stray static figure
     return anim

@@ -49,6 +49,23 @@ def test_same_padding_keeps_size(rng):
         assert layer.forward(np.zeros((1, 2, 7, 6), np.float32)).shape == (1, 3, 7, 6)
 
 
+def test_conv2d_without_input_gradient_returns_none_and_the_same_grads(rng):
+    full = Conv2D(2, 3, 3, padding=1, rng=np.random.default_rng(0))
+    first = Conv2D(2, 3, 3, padding=1, rng=np.random.default_rng(0), input_grad=False)
+    x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+    dy = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(first.forward(x), full.forward(x))
+    assert full.backward(dy).shape == x.shape
+    assert first.backward(dy) is None
+    for key in ("w", "b"):
+        np.testing.assert_array_equal(first.grads[key], full.grads[key])
+
+
+def test_conv2d_input_grad_must_be_a_bool():
+    with pytest.raises(TypeError, match="input_grad must be True or False, got 'no'"):
+        Conv2D(1, 1, 3, input_grad="no")
+
+
 POOL_GRID = list(itertools.product([MaxPool2D, AvgPool2D], [(2, None), (3, 1), ((2, 3), (1, 2))]))
 
 

@@ -116,13 +116,37 @@ def test_reference_cnn_shapes_and_size():
 
 @pytest.mark.parametrize("training", [False, True])
 def test_reference_cnn_forward_and_backward_of_an_empty_batch(training):
-    model = reference_cnn(rng=np.random.default_rng(0))
+    model = reference_cnn(rng=np.random.default_rng(0), input_grad=True)
     logits = model.forward(np.zeros((0, 1, 28, 28), np.float32), training=training)
     assert logits.shape == (0, 10) and logits.dtype == np.float32
     dx = model.backward(np.zeros((0, 10), np.float32))
     assert dx.shape == (0, 1, 28, 28)
     for p in model.parameters():
         np.testing.assert_array_equal(p.grad, np.zeros_like(p.value), err_msg=p.name)
+
+
+def test_reference_cnn_skips_the_gradient_of_the_images(rng):
+    x = rng.standard_normal((3, 1, 28, 28)).astype(np.float32)
+    y = np.array([1, 4, 9])
+    models = [reference_cnn(rng=np.random.default_rng(0), input_grad=g) for g in (False, True)]
+    loss = SoftmaxCrossEntropy()
+    dxs = []
+    for model in models:
+        model.layers[7].p = model.layers[10].p = 0.0  # no dropout: the same step for both
+        loss.forward(model.forward(x, training=True), y)
+        dxs.append(model.backward(loss.backward()))
+    assert dxs[0] is None and dxs[1].shape == x.shape
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=p.name)
+
+
+def test_only_the_first_layer_may_skip_its_input_gradient(rng):
+    model = Sequential([ReLU(), Conv2D(1, 2, 3, rng=rng, dtype=np.float64, input_grad=False)])
+    x = rng.standard_normal((2, 1, 5, 5))
+    model.forward(x)
+    message = r"layer 1 \(Conv2D\(1, 2.*the layers before it would get none"
+    with pytest.raises(RuntimeError, match=message):
+        model.backward(np.ones((2, 2, 3, 3)))
 
 
 def test_reference_cnn_is_fixed_by_its_seed():

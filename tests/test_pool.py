@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnn_lib import naive
+from cnn_lib import naive, parallel
 from cnn_lib.pool import (
     avgpool2d_backward,
     avgpool2d_forward,
@@ -105,7 +105,7 @@ def test_dtype_is_kept(rng):
 
 
 def test_nan_is_the_maximum_and_gets_the_gradient():
-    # As np.argmax and PyTorch: a NaN in a window is its maximum, and its input gets dy.
+    # As np.max and np.argmax: a NaN in a window is its maximum, and its input gets dy.
     x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
     y, argmax = maxpool2d_forward(x, (2, 2), (2, 2))
     assert np.isnan(y).all()
@@ -133,3 +133,40 @@ def test_integer_arrays_are_refused():
         for call in group:
             with pytest.raises(TypeError, match=f"expected {name} as a floating point array"):
                 call()
+
+
+def test_of_several_nans_the_first_gets_the_gradient():
+    # np.argmax's choice, which the loop version makes too (PyTorch's CPU kernel takes the last)
+    x = np.array([[[[1.0, np.nan, 5.0], [np.nan, 9.0, np.nan]]]])
+    y, argmax = maxpool2d_forward(x, (2, 3), (2, 3))
+    assert np.isnan(y).all()
+    dx = maxpool2d_backward(np.ones_like(y), argmax, x.shape, (2, 3), (2, 3))
+    np.testing.assert_array_equal(dx, naive.maxpool2d_backward_naive(np.ones_like(y), x, (2, 3)))
+    np.testing.assert_array_equal(dx, [[[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]])
+
+
+def test_windows_of_more_than_255_numbers(rng):
+    # the offsets no longer fit in a byte: argmax is stored as int32
+    # growing along each row, in equal pairs: the maximum is late in the window, and tied
+    x = np.floor(np.arange(2 * 2 * 17 * 18) / 2).reshape(2, 2, 17, 18)
+    y, argmax = maxpool2d_forward(x, (16, 17), (1, 1))
+    assert argmax.dtype == np.int32 and int(argmax.max()) > 255
+    np.testing.assert_array_equal(y, naive.maxpool2d_forward_naive(x, (16, 17), (1, 1)))
+    dy = rng.standard_normal(y.shape)
+    dx = maxpool2d_backward(dy, argmax, x.shape, (16, 17), (1, 1))
+    np.testing.assert_allclose(dx, naive.maxpool2d_backward_naive(dy, x, (16, 17), (1, 1)))
+
+
+@pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2))])
+def test_threads_give_the_same_bits(kernel, stride, rng):
+    x = rng.integers(0, 4, size=(7, 3, 9, 10)).astype(np.float32)  # ties too
+    y0, argmax0 = maxpool2d_forward(x, kernel, stride)
+    dy = rng.standard_normal(y0.shape).astype(np.float32)
+    dx0 = maxpool2d_backward(dy, argmax0, x.shape, kernel, stride)
+    for n in (2, 3):
+        with parallel.threads(n):
+            y, argmax = maxpool2d_forward(x, kernel, stride)
+            dx = maxpool2d_backward(dy, argmax, x.shape, kernel, stride)
+        np.testing.assert_array_equal(y, y0)
+        np.testing.assert_array_equal(argmax, argmax0)
+        np.testing.assert_array_equal(dx, dx0)

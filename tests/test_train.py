@@ -74,7 +74,7 @@ def test_fit_learns_bars_in_a_few_epochs(rng):
     assert test_acc >= 0.95 and test_loss < 0.3
 
 
-def train_once(order_seed, x, y, epochs=2):
+def train_once(order_seed, x, y, epochs=2, threads=None):
     model = reference_cnn(rng=np.random.default_rng(0), dropout=0.5)
     history = fit(
         model,
@@ -86,6 +86,7 @@ def train_once(order_seed, x, y, epochs=2):
         batch_size=16,
         rng=np.random.default_rng(order_seed),
         progress=False,
+        threads=threads,
     )
     return weights(model), history
 
@@ -100,6 +101,17 @@ def test_the_same_seeds_give_the_same_weights(rng):
     assert h1["train_loss"] == h2["train_loss"]
     w3, _ = train_once(6, x, y)  # another order of the batches, other weights
     assert not np.array_equal(w1["0.w"], w3["0.w"])
+
+
+def test_the_number_of_threads_changes_no_bit_of_the_result(rng):
+    x = rng.random((45, 1, 28, 28), dtype=np.float32)  # a last batch of 13: uneven parts
+    y = rng.integers(0, 10, size=45)
+    w1, h1 = train_once(5, x, y, threads=1)
+    for threads in (2, 3):
+        w, h = train_once(5, x, y, threads=threads)
+        for name in w1:
+            np.testing.assert_array_equal(w[name], w1[name], err_msg=name)
+        assert h["train_loss"] == h1["train_loss"]
 
 
 class Spy:
@@ -196,6 +208,7 @@ def test_notebook_progress_bar_leaves_its_last_line_as_text(rng, capsys, monkeyp
         ({"batch_size": 0}, ValueError, "batch_size must be at least 1, got 0"),
         ({"batch_size": 2.0}, TypeError, "batch_size must be an int"),
         ({"epochs": -1}, ValueError, "epochs must be at least 0, got -1"),
+        ({"threads": 0}, ValueError, "fit: threads must be at least 1, got 0"),
         ({"validation": np.zeros(3)}, TypeError, r"validation must be a pair \(x_val, y_val\)"),
         (
             {"validation": (np.zeros((4, 1, 8, 8), np.float32), np.zeros(3, np.int64))},
@@ -265,13 +278,14 @@ def test_the_entry_point_prints_its_results_as_json_last(tmp_path, rng):
     saved = tmp_path / "weights.npz"
     command = [sys.executable, "-m", "cnn_lib.train", "--data-dir", str(data_dir)]
     command += ["--epochs", "1", "--batch-size", "32", "--val-size", "20", "--seed", "3"]
-    command += ["--save", str(saved), "--lr", "0.002"]
+    command += ["--save", str(saved), "--lr", "0.002", "--threads", "2"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.strip().splitlines()[-1])
     for key in ("dataset", "epochs", "test_accuracy", "test_loss", "seconds", "parameters"):
         assert key in results
     assert results["dataset"] == "fashion-mnist" and results["epochs"] == 1
+    assert results["threads"] == 2
     assert results["train_examples"] == 100 and results["val_examples"] == 20
     assert 0.0 <= results["test_accuracy"] <= 1.0 and results["val_accuracy"] is not None
     assert results["images_per_second"] > 0 and results["peak_memory_mb"] > 0
@@ -287,6 +301,7 @@ def test_the_entry_point_prints_its_results_as_json_last(tmp_path, rng):
         (["--epochs", "-1"], "--epochs >= 0"),
         (["--dropout", "1.0"], "--dropout in [0, 1)"),
         (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+        (["--threads", "0"], "expected --threads >= 1, got 0"),
     ],
 )
 def test_the_entry_point_rejects_bad_options(argv, message, capsys):
@@ -294,6 +309,15 @@ def test_the_entry_point_rejects_bad_options(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_entry_point_help_explains_the_threads(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--threads THREADS each batch is split into this many parts" in text
+    assert "(BLAS) stays on one thread" in text
 
 
 def test_the_entry_point_explains_a_missing_dataset(tmp_path, monkeypatch):

@@ -637,7 +637,7 @@ def judge(exercise: Exercise, fn: Callable) -> Verdict:
                 lines.append(
                     _fill(
                         f"{_join(grads)} also {verb} with central differences of the forward "
-                        "pass (numerical gradients) where it is smooth."
+                        "pass (numerical gradients) on the cases where those are reliable."
                     )
                 )
             return Verdict(True, "\n".join(lines))

@@ -208,16 +208,16 @@ The book's convolution: slide each kernel over the input and take the sum of pro
 cross-correlation: the kernel is not flipped, as in PyTorch), then add the bias.
 x : (N, C, H, W), w : (F, C, k_h, k_w), b : (F,); stride s and padding P are ints, P zeros on
 every side of H and W. Returns y : (N, F, H_out, W_out) with H_out = (H + 2P - k_h) // s + 1
-and W_out = (W + 2P - k_w) // s + 1, where y[n, f, i, j] = b[f] + the sum over c, di, dj of
-x_padded[n, c, i*s + di, j*s + dj] * w[f, c, di, dj]. Leave x, w and b unchanged.""",
+and W_out = (W + 2P - k_w) // s + 1, where y[n, f, i, j] = b[f] + the sum over c, u, v of
+x_padded[n, c, i*s + u, j*s + v] * w[f, c, u, v]. Leave x, w and b unchanged.""",
     outputs=(("y", "array"),),
     cases=lambda: _conv_cases(backward=False),
     reference=_conv_forward_reference,
     mistakes=(
         Mistake(
             "the kernel is flipped: that is a convolution in the textbook sense; this book (like "
-            "PyTorch) uses cross-correlation, w[f, c, di, dj] times "
-            "x_padded[n, c, i*s + di, j*s + dj]",
+            "PyTorch) uses cross-correlation, w[f, c, u, v] times "
+            "x_padded[n, c, i*s + u, j*s + v]",
             variant=lambda x, w, b, s=1, p=0: conv2d_forward_naive(x, w[:, :, ::-1, ::-1], b, s, p),
         ),
         Mistake(
@@ -280,13 +280,13 @@ def _conv_backward_loops(
     """
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
-    _, _, Ho, Wo = dy.shape
+    _, _, H_out, W_out = dy.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
     kernel = w[:, :, ::-1, ::-1] if flip else w
     for n in range(N):
-        for i in range(Ho):
-            for j in range(Wo):
+        for i in range(H_out):
+            for j in range(W_out):
                 rows = slice(i * stride, i * stride + kh)
                 cols = slice(j * stride, j * stride + kw)
                 contribution = np.tensordot(dy[n, :, i, j], kernel, axes=1)  # (C, kh, kw)
@@ -305,9 +305,9 @@ def _conv_backward_loops(
 def _covered(dy, x, w, stride=1, padding=0):
     """dx cut to the rows and columns some window reaches: what a transposed convolution gives."""
     dx, dw, db = conv2d_backward_naive(dy, x, w, stride, padding)
-    Ho, Wo = dy.shape[2:]
-    H = (Ho - 1) * stride + w.shape[2] - padding
-    W = (Wo - 1) * stride + w.shape[3] - padding
+    H_out, W_out = dy.shape[2:]
+    H = (H_out - 1) * stride + w.shape[2] - padding
+    W = (W_out - 1) * stride + w.shape[3] - padding
     return dx[:, :, :H, :W], dw, db
 
 

@@ -1,7 +1,7 @@
 """Checkers for the cross-entropy chapter: log_softmax and the gradient of the mean loss.
 
-References are the formulas: log_softmax(z) = z - m - log(sum(exp(z - m))) with m the row's
-maximum, and d(mean cross-entropy)/dz = (softmax(z) - onehot(t)) / N.
+References are the formulas: log_softmax(z) = z - z_max - log(sum(exp(z - z_max))), with z_max
+the row's maximum, and d(mean cross-entropy)/dz = (softmax(z) - onehot(t)) / N.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from ._runner import Case, Exercise, Mistake
 
 
 def log_softmax_reference(z):
-    """z - m - log(sum(exp(z - m))) along axis 1, m the row's maximum: every exponent <= 0."""
+    """z - z_max - log(sum(exp(z - z_max))) along axis 1, z_max the row's maximum.
+
+    Every exponent is then <= 0, so nothing overflows.
+    """
     shifted = z - z.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
@@ -73,8 +76,8 @@ def _log_of_softmax(z):
 
 
 def _log_softmax_no_keepdims(z):
-    m = z.max(axis=1)
-    return z - m - np.log(np.sum(np.exp(z - m), axis=1))
+    z_max = z.max(axis=1)
+    return z - z_max - np.log(np.sum(np.exp(z - z_max), axis=1))
 
 
 LOG_SOFTMAX = Exercise(
@@ -83,10 +86,11 @@ LOG_SOFTMAX = Exercise(
     returns="log_p",
     doc="""\
 Log-probabilities of a batch of logits: log(softmax(z)) along the class axis. z : (N, K), one
-row of K logits per example. Returns log_p : (N, K), with log_p[n, k] =
-z[n, k] - log(sum over j of exp(z[n, j])). It must stay finite for logits up to +-1e4: exp(1e4)
-overflows, so subtract each row's maximum m first, log_p = (z - m) - log(sum(exp(z - m))), which
-changes nothing mathematically. Leave z unchanged.""",
+row of K logits per example. Returns log_p : (N, K), with
+log_p[n, m] = z[n, m] - log(sum over m' of exp(z[n, m'])). It must stay finite for logits up to
++-1e4: exp(1e4) overflows, so subtract each row's maximum z_max first,
+log_p = (z - z_max) - log(sum(exp(z - z_max))), which changes nothing mathematically.
+Leave z unchanged.""",
     outputs=(("log_p", "array"),),
     cases=_log_softmax_cases,
     reference=log_softmax_reference,
@@ -98,12 +102,12 @@ changes nothing mathematically. Leave z unchanged.""",
         ),
         Mistake(
             "log(sum(exp(z))) without the max overflows: exp(1000) is inf, and z - inf is -inf; "
-            "subtract each row's maximum m first, (z - m) - log(sum(exp(z - m)))",
+            "subtract each row's maximum z_max first, (z - z_max) - log(sum(exp(z - z_max)))",
             variant=lambda z: z - np.log(np.exp(z).sum(axis=1, keepdims=True)),
         ),
         Mistake(
-            "log(softmax(z)) underflows: exp(z - m) is 0 for logits far below the maximum and "
-            "log(0) = -inf; compute (z - m) - log(sum(exp(z - m))) directly",
+            "log(softmax(z)) underflows: exp(z - z_max) is 0 for logits far below the maximum and "
+            "log(0) = -inf; compute (z - z_max) - log(sum(exp(z - z_max))) directly",
             variant=_log_of_softmax,
         ),
         Mistake(
@@ -112,7 +116,7 @@ changes nothing mathematically. Leave z unchanged.""",
         ),
         Mistake(
             "the max subtracted inside the exponent must come off z too: "
-            "(z - m) - log(sum(exp(z - m)))",
+            "(z - z_max) - log(sum(exp(z - z_max)))",
             variant=lambda z: (
                 z - np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
             ),
@@ -181,7 +185,7 @@ CROSS_ENTROPY_BACKWARD = Exercise(
     doc="""\
 Gradient of the mean cross-entropy loss L = mean over n of -log softmax(z)[n, t[n]] with respect
 to the logits. z : (N, K) float logits, t : (N,) integer labels in [0, K). Returns dz : (N, K) =
-(softmax(z) - onehot(t)) / N, where onehot(t)[n, k] is 1 if k == t[n] and 0 otherwise; the
+(softmax(z) - onehot(t)) / N, where onehot(t)[n, m] is 1 if m == t[n] and 0 otherwise; the
 division by N comes from the mean over the batch. It must stay finite for logits up to +-1e4.
 Leave z and t unchanged.""",
     outputs=(("dz", "array"),),

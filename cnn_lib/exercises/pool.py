@@ -35,15 +35,15 @@ def _windows(x, kernel_size, stride, ceil=False, out_hw=None):
     s = _stride(kernel_size, stride)
     N, C, H, W = x.shape
     if out_hw is not None:
-        Ho, Wo = out_hw
+        H_out, W_out = out_hw
     elif ceil:
-        Ho, Wo = -(-(H - kernel_size) // s) + 1, -(-(W - kernel_size) // s) + 1
+        H_out, W_out = -(-(H - kernel_size) // s) + 1, -(-(W - kernel_size) // s) + 1
     else:
-        Ho, Wo = (H - kernel_size) // s + 1, (W - kernel_size) // s + 1
+        H_out, W_out = (H - kernel_size) // s + 1, (W - kernel_size) // s + 1
     for n in range(N):
         for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
+            for i in range(H_out):
+                for j in range(W_out):
                     rows = slice(i * s, i * s + kernel_size)
                     cols = slice(j * s, j * s + kernel_size)
                     yield n, c, i, j, rows, cols
@@ -107,18 +107,18 @@ def _maxpool_blocks(x, kernel_size, stride=None):
     """Max over k x k blocks by a reshape: right only when the windows tile the input."""
     N, C, H, W = x.shape
     k = kernel_size
-    Ho, Wo = H // k, W // k
-    return x[:, :, : Ho * k, : Wo * k].reshape(N, C, Ho, k, Wo, k).max(axis=(3, 5))
+    H_out, W_out = H // k, W // k
+    return x[:, :, : H_out * k, : W_out * k].reshape(N, C, H_out, k, W_out, k).max(axis=(3, 5))
 
 
 def _maxpool_hw_unpacked(x, kernel_size, stride=None):
     """N, C, W, H = x.shape: the output sizes swapped, windows cut short or empty."""
     s, k = _stride(kernel_size, stride), kernel_size
     N, C, W, H = x.shape
-    Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
-    y = np.zeros((N, C, Ho, Wo))
-    for i in range(Ho):
-        for j in range(Wo):
+    H_out, W_out = (H - k) // s + 1, (W - k) // s + 1
+    y = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
             y[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
     return y
 
@@ -197,8 +197,8 @@ def _maxpool_backward_loops(dy, x, kernel_size, stride=None, *, rule="first", as
         elif rule == "share":
             mask = ties / ties.sum()
         if assign:
-            di, dj = np.unravel_index(np.argmax(mask), mask.shape)
-            dx[n, c, rows.start + di, cols.start + dj] = dy[n, c, i, j]
+            u, v = np.unravel_index(np.argmax(mask), mask.shape)
+            dx[n, c, rows.start + u, cols.start + v] = dy[n, c, i, j]
         else:
             dx[n, c, rows, cols] += dy[n, c, i, j] * mask
     return dx

@@ -1,0 +1,149 @@
+"""Time training steps of the reference CNN: cnn_lib against the same network in PyTorch CPU.
+
+One step is what `fit` does for each batch: forward with dropout on, cross-entropy, backward,
+one Adam update (lr 2e-3), on a batch of 32 images of 28 x 28, at one thread and at two. The
+images are random (the time of a step does not depend on their values), the same for both.
+cnn_lib runs inside ``parallel.threads(n)``, as `fit` does; PyTorch with
+``torch.set_num_threads(n)``; its first layer's input does not require a gradient, as
+``reference_cnn``'s first layer does not compute one. The two are timed in turns, in one process,
+so that whatever else the machine is doing slows both alike; each keeps its fastest round.
+
+Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
+markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
+
+    python benchmarks/bench_training.py [--threads 1 2] [--steps 20] [--rounds 7] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from common import machine_line, time_in_turns, write_section
+
+from cnn_lib import parallel
+from cnn_lib.losses import SoftmaxCrossEntropy
+from cnn_lib.model import reference_cnn
+from cnn_lib.optim import Adam
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # optional
+    torch = None
+
+START, END = "<!-- training-benchmark:start -->", "<!-- training-benchmark:end -->"
+BATCHES = 16  # distinct batches, visited in turn
+
+
+def cnn_lib_step(batch_size: int):
+    """A function that runs one training step of reference_cnn on the next batch."""
+    rng = np.random.default_rng(0)
+    xs = rng.random((BATCHES, batch_size, 1, 28, 28), dtype=np.float32)
+    ys = rng.integers(0, 10, size=(BATCHES, batch_size))
+    model = reference_cnn(rng=np.random.default_rng(1))
+    loss, optimizer = SoftmaxCrossEntropy(), Adam(lr=2e-3)
+    i = 0
+
+    def step():
+        nonlocal i
+        i = (i + 1) % BATCHES
+        logits = model.forward(xs[i], training=True)
+        loss.forward(logits, ys[i])
+        model.backward(loss.backward())
+        optimizer.step(model.parameters())
+
+    return step
+
+
+def torch_step(batch_size: int):
+    """The same step in PyTorch: the same layers, loss, optimizer and batches."""
+    rng = np.random.default_rng(0)
+    xs = torch.from_numpy(rng.random((BATCHES, batch_size, 1, 28, 28), dtype=np.float32))
+    ys = torch.from_numpy(rng.integers(0, 10, size=(BATCHES, batch_size)))
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.25),
+        nn.Linear(32 * 7 * 7, 128),
+        nn.ReLU(),
+        nn.Dropout(0.25),
+        nn.Linear(128, 10),
+    )
+    net.train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    i = 0
+
+    def step():
+        nonlocal i
+        i = (i + 1) % BATCHES
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(net(xs[i]), ys[i])
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def time_steps(steps: dict, threads: int, n_steps: int, rounds: int) -> dict[str, float]:
+    """Fastest seconds per step of each step function on ``threads`` threads (timed in turns)."""
+    if torch is not None:
+        torch.set_num_threads(threads)
+    with parallel.threads(threads):
+        return time_in_turns(steps, rounds, number=n_steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    steps = {"cnn_lib": cnn_lib_step(args.batch_size)}
+    if torch is not None:
+        steps["PyTorch"] = torch_step(args.batch_size)
+    rows = [(n, time_steps(steps, n, args.steps, args.rounds)) for n in args.threads]
+
+    N = args.batch_size
+    lines = [
+        "| threads | cnn_lib (ms/step) | cnn_lib (img/s) | PyTorch (ms/step) | PyTorch (img/s) "
+        "| cnn_lib / PyTorch |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, t in rows:
+        torch_cells = "| | |"
+        if "PyTorch" in t:
+            ratio = t["cnn_lib"] / t["PyTorch"]
+            torch_cells = f"| {t['PyTorch'] * 1e3:.2f} | {N / t['PyTorch']:,.0f} | {ratio:.2f} |"
+        lines.append(f"| {n} | {t['cnn_lib'] * 1e3:.2f} | {N / t['cnn_lib']:,.0f} {torch_cells}")
+    text = "\n".join(
+        [
+            START,
+            "## Training steps of the reference CNN",
+            "",
+            f"Measured by `python benchmarks/bench_training.py`: batch of {N}, Adam, dropout on; "
+            f"the fastest of {args.rounds} rounds of {args.steps} steps, cnn_lib and PyTorch "
+            "timed in turns. Below 1 in the last column means cnn_lib is faster.",
+            "",
+            *lines,
+            "",
+            machine_line(torch),
+            END,
+        ]
+    )
+    print(text)
+    if not args.no_write:
+        write_section(START, END, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""What the benchmark scripts share: the machine's description and writing into RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def cpu_model() -> str:
+    """The processor's name as the system reports it (/proc/cpuinfo on Linux), e.g. "AMD EPYC"."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line(torch=None) -> str:
+    """One line for RESULTS.md: processor, cores, load when measured, NumPy and PyTorch."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    line = (
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores (load average {load} when "
+        f"measured), Python {platform.python_version()}, NumPy {np.__version__}"
+    )
+    return line + (f", PyTorch {torch.__version__}" if torch is not None else "")
+
+
+def time_in_turns(
+    fns: dict[str, Callable[[], object]], rounds: int, number: int | None = None
+) -> dict[str, float]:
+    """Fastest seconds per call of each function, timed in turns with `timeit`.
+
+    Each round times every function once, ``number`` calls in a row (by default as many as take
+    about 20 ms, found from three warm-up calls); of its ``rounds`` rounds each function keeps the
+    fastest. Taking turns means that other work on the machine slows every function alike, and
+    the fastest round is the one least disturbed by it (other programs only ever add time).
+    """
+    numbers = {}
+    for name, fn in fns.items():
+        seconds = timeit.timeit(fn, number=3) / 3  # warm-up, and a first estimate
+        numbers[name] = number or max(1, round(0.02 / max(seconds, 1e-6)))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            seconds = timeit.timeit(fn, number=numbers[name]) / numbers[name]
+            best[name] = min(best[name], seconds)
+    return best
+
+
+def geomean(values) -> float:
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def write_section(start: str, end: str, text: str) -> None:
+    """Put ``text`` (which begins with ``start`` and ends with ``end``) into RESULTS.md in place
+    of the old section between the same markers, or at the end; the other sections stay."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        new = head + text + rest.split(end, 1)[1]
+    else:
+        new = old.rstrip() + "\n\n" + text + "\n"
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(new)
+    tmp.replace(RESULTS)
