@@ -209,7 +209,7 @@ cross-correlation: the kernel is not flipped, as in PyTorch), then add the bias.
 x : (N, C, H, W), w : (F, C, k_h, k_w), b : (F,); stride s and padding P are ints, P zeros on
 every side of H and W. Returns y : (N, F, H_out, W_out) with H_out = (H + 2P - k_h) // s + 1
 and W_out = (W + 2P - k_w) // s + 1, where y[n, f, i, j] = b[f] + the sum over c, u, v of
-x_padded[n, c, i*s + u, j*s + v] * w[f, c, u, v]. Leave x, w and b unchanged.""",
+x_pad[n, c, i*s + u, j*s + v] * w[f, c, u, v]. Leave x, w and b unchanged.""",
     outputs=(("y", "array"),),
     cases=lambda: _conv_cases(backward=False),
     reference=_conv_forward_reference,
@@ -217,7 +217,7 @@ x_padded[n, c, i*s + u, j*s + v] * w[f, c, u, v]. Leave x, w and b unchanged."""
         Mistake(
             "the kernel is flipped: that is a convolution in the textbook sense; this book (like "
             "PyTorch) uses cross-correlation, w[f, c, u, v] times "
-            "x_padded[n, c, i*s + u, j*s + v]",
+            "x_pad[n, c, i*s + u, j*s + v]",
             variant=lambda x, w, b, s=1, p=0: conv2d_forward_naive(x, w[:, :, ::-1, ::-1], b, s, p),
         ),
         Mistake(

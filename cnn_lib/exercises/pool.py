@@ -220,8 +220,9 @@ Gradient of the loss through maxpool2d_forward(x, kernel_size, stride), given dy
 dy : (N, C, H_out, W_out), x : (N, C, H, W), kernel_size an int k, stride an int or None
 (None means stride = k). Returns dx : (N, C, H, W). Each window sends its dy to the position of
 its maximum; when several values tie for the maximum, only the first in row-major order gets it
-(np.argmax's choice, as in PyTorch: the derivative of max is one-hot). Where windows overlap,
-the gradients they send to one position add up. Leave dy and x unchanged.""",
+(np.argmax's choice, as in PyTorch: at a tie max has no derivative, and the one-hot subgradient
+is the book's choice). Where windows overlap, the gradients they send to one position add up.
+Leave dy and x unchanged.""",
     outputs=(("dx", "array"),),
     cases=lambda: _pool_cases(201, backward=True),
     reference=_maxpool_backward_reference,
@@ -229,7 +230,8 @@ the gradients they send to one position add up. Leave dy and x unchanged.""",
     mistakes=(
         Mistake(
             "every tied maximum got the gradient: only the first one in row-major order gets it "
-            "(the derivative of max is one-hot; sending it to each tie counts it twice)",
+            "(at a tie the book uses the one-hot subgradient; sending it to each tie counts it "
+            "twice)",
             variant=lambda *a: _maxpool_backward_loops(*a, rule="all"),
         ),
         Mistake(
