@@ -223,7 +223,8 @@ Returns (w_new, m_new, v_new) as new arrays; leave the arguments unchanged.""",
         ),
         Mistake(
             "there is no bias correction: m_hat = m / (1 - beta1**step) and "
-            "v_hat = v / (1 - beta2**step); without it the first steps are far too small",
+            "v_hat = v / (1 - beta2**step); without it the first steps have the wrong size (with "
+            "the default betas the first is about 3.2 times too large)",
             variant=lambda *a: _adam(*a, corrected=False),
         ),
         Mistake(
