@@ -170,8 +170,10 @@ def conv2d_backward(
     top, bottom, left, right = pads
     padded_shape = (N, C, H + top + bottom, Wd + left + right)
     dy_mat = dy.reshape(N, F, dy.shape[2] * dy.shape[3])  # (N, F, P), P = H_out * W_out
-    # Each image's own dW, summed below in a fixed order: the same bits whatever the threads.
+    # Each image's own dW and db, summed below in a fixed order: the same bits whatever the
+    # threads.
     dW_per_image = np.empty((N, F, C * kh * kw), dtype=cols.dtype)
+    db_per_image = np.empty((N, F), dtype=cols.dtype)
     if input_grad:  # made here, not in the parts, as in conv2d_forward
         dx = np.empty(x_shape, dtype=cols.dtype)
         dcols = np.empty(cols.shape, dtype=cols.dtype)
@@ -182,6 +184,7 @@ def conv2d_backward(
     def images(start: int, stop: int) -> None:
         cols_T = cols[start:stop].transpose(0, 2, 1)  # (n, P, CKK), a view
         np.matmul(dy_mat[start:stop], cols_T, out=dW_per_image[start:stop])  # -> (n, F, CKK)
+        np.sum(dy_mat[start:stop], axis=2, out=db_per_image[start:stop])  # -> (n, F)
         if dx is None:
             return
         # (CKK, F) @ (n, F, P) -> (n, CKK, P)
@@ -193,5 +196,5 @@ def conv2d_backward(
 
     for_batch(images, N)
     dW = dW_per_image.sum(axis=0).reshape(W_shape)
-    db = dy_mat.sum(axis=(0, 2))
+    db = db_per_image.sum(axis=0)
     return dx, dW, db
