@@ -45,18 +45,24 @@ def window_offset(
     return x[:, :, u : u + sh * (H_out - 1) + 1 : sh, v : v + sw * (W_out - 1) + 1 : sw]
 
 
-def pad(x: np.ndarray, pads: Pads) -> np.ndarray:
+def pad(x: np.ndarray, pads: Pads, out: np.ndarray | None = None) -> np.ndarray:
     """(N, C, H, W) -> zero-padded (N, C, H + top + bottom, W + left + right).
 
-    Returns ``x`` itself when there is nothing to pad (the callers only read it).
+    Returns ``x`` itself when there is nothing to pad (the callers only read it). ``out``, if
+    given, is an array of the padded shape that receives the result.
     """
     top, bottom, left, right = pads
     if not any(pads):
         return x
     N, C, H, W = x.shape
-    xp = np.zeros((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
-    xp[:, :, top : top + H, left : left + W] = x
-    return xp
+    if out is None:
+        out = np.empty((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
+    out[:, :, :top] = 0  # the frame, side by side, then the inside: each number written once
+    out[:, :, top + H :] = 0
+    out[:, :, top : top + H, :left] = 0
+    out[:, :, top : top + H, left + W :] = 0
+    out[:, :, top : top + H, left : left + W] = x
+    return out
 
 
 def im2col(
@@ -132,11 +138,15 @@ def conv2d_forward(
     W_out = output_size(W, kw, stride[1], left, right)
     w_mat = w.reshape(F, C * kh * kw)  # rows in (c, u, v) order, as the window matrix's
     bias = b.reshape(F, 1)
+    # Every array the parts write is made here, before them: memory handed out and given back
+    # inside the threads costs far more (the system must tell every core about it).
+    xp = np.empty((N, C, H + top + bottom, W + left + right), dtype=x.dtype) if any(pads) else x
     cols = np.empty((N, C * kh * kw, H_out * W_out), dtype=x.dtype)
     y = np.empty((N, F, H_out * W_out), dtype=x.dtype)
 
     def images(start: int, stop: int) -> None:
-        im2col(pad(x[start:stop], pads), kh, kw, stride, out=cols[start:stop])
+        xp_part = pad(x[start:stop], pads, out=xp[start:stop])
+        im2col(xp_part, kh, kw, stride, out=cols[start:stop])
         y_part = y[start:stop]
         np.matmul(w_mat, cols[start:stop], out=y_part)  # (F, CKK) @ (n, CKK, P) -> (n, F, P)
         y_part += bias
@@ -166,24 +176,31 @@ def conv2d_backward(
     top, bottom, left, right = pads
     padded_shape = (N, C, H + top + bottom, W + left + right)
     dy_mat = dy.reshape(N, F, dy.shape[2] * dy.shape[3])  # (N, F, P), P = H_out * W_out
-    # Each image's own dw, summed below in a fixed order: the same bits whatever the threads.
+    # Each image's own dw and db, summed below in a fixed order: the same bits whatever the
+    # threads.
     dw_per_image = np.empty((N, F, C * kh * kw), dtype=cols.dtype)
-    dx = np.empty(x_shape, dtype=cols.dtype) if input_grad else None
+    db_per_image = np.empty((N, F), dtype=cols.dtype)
+    if input_grad:  # made here, not in the parts, as in conv2d_forward
+        dx = np.empty(x_shape, dtype=cols.dtype)
+        dcols = np.empty(cols.shape, dtype=cols.dtype)
+        dxp = np.empty(padded_shape, dtype=cols.dtype) if any(pads) else dx
+    else:
+        dx = None
 
     def images(start: int, stop: int) -> None:
         cols_T = cols[start:stop].transpose(0, 2, 1)  # (n, P, CKK), a view
         np.matmul(dy_mat[start:stop], cols_T, out=dw_per_image[start:stop])  # -> (n, F, CKK)
+        np.sum(dy_mat[start:stop], axis=2, out=db_per_image[start:stop])  # -> (n, F)
         if dx is None:
             return
-        dcols = np.matmul(w_mat_T, dy_mat[start:stop])  # (CKK, F) @ (n, F, P) -> (n, CKK, P)
+        # (CKK, F) @ (n, F, P) -> (n, CKK, P)
+        np.matmul(w_mat_T, dy_mat[start:stop], out=dcols[start:stop])
         part_shape = (stop - start, *padded_shape[1:])
-        if any(pads):
-            dxp = col2im(dcols, part_shape, kh, kw, stride)
-            dx[start:stop] = dxp[:, :, top : top + H, left : left + W]
-        else:  # no padding: the padded input's gradient is dx itself
-            col2im(dcols, part_shape, kh, kw, stride, out=dx[start:stop])
+        col2im(dcols[start:stop], part_shape, kh, kw, stride, out=dxp[start:stop])
+        if dxp is not dx:  # crop the padding's frame away
+            dx[start:stop] = dxp[start:stop, :, top : top + H, left : left + W]
 
     for_batch(images, N)
     dw = dw_per_image.sum(axis=0).reshape(w_shape)
-    db = dy_mat.sum(axis=(0, 2))
+    db = db_per_image.sum(axis=0)
     return dx, dw, db

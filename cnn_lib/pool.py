@@ -45,13 +45,15 @@ def maxpool2d_forward(
     offsets = [(u, v) for u in range(kh) for v in range(kw)]  # row-major, k = u * kw + v
     y = np.empty((x.shape[0], x.shape[1], *out_hw), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.uint8 if kh * kw <= 255 else np.int32)
+    # Work arrays made here rather than in the threads, where handing out memory costs more.
+    bigger_all = np.empty(y.shape, dtype=bool)
+    k_if_bigger_all = np.empty(y.shape, dtype=argmax.dtype)
 
     def images(start: int, stop: int) -> None:
         xs, ys, am = x[start:stop], y[start:stop], argmax[start:stop]
+        bigger, k_if_bigger = bigger_all[start:stop], k_if_bigger_all[start:stop]
         ys[...] = window_offset(xs, 0, 0, out_hw, stride)
         am[...] = 0
-        bigger = np.empty(ys.shape, dtype=bool)
-        k_if_bigger = np.empty(ys.shape, dtype=am.dtype)
         for k, (u, v) in enumerate(offsets[1:], start=1):
             value = window_offset(xs, u, v, out_hw, stride)
             # Strictly greater: a tie keeps the earlier offset. The offsets come in increasing
@@ -61,7 +63,7 @@ def maxpool2d_forward(
             np.multiply(bigger.view(np.uint8), am.dtype.type(k), out=k_if_bigger)
             np.maximum(am, k_if_bigger, out=am)
             np.maximum(ys, value, out=ys)  # unlike the comparison, lets a NaN through to y
-        nan_windows = np.isnan(ys)  # `greater` is False for NaN: their argmax is set here
+        nan_windows = np.isnan(ys, out=bigger)  # `greater` is False for NaN: set their argmax
         if nan_windows.any():
             for k, (u, v) in reversed(list(enumerate(offsets))):  # the first NaN is set last
                 nan_here = nan_windows & np.isnan(window_offset(xs, u, v, out_hw, stride))
@@ -92,18 +94,21 @@ def maxpool2d_backward(
     out_hw = dy.shape[-2:]
     dx = np.zeros(x_shape, dtype=dy.dtype)
     overlap = stride[0] < kh or stride[1] < kw  # then an input can be in several windows
+    # Made here rather than in the threads, where handing out memory costs far more.
+    chosen = np.empty(dy.shape, dtype=bool)
+    share = np.empty(dy.shape, dtype=dy.dtype) if overlap else None
 
     def images(start: int, stop: int) -> None:
-        dxs, dys, am = dx[start:stop], dy[start:stop], argmax[start:stop]
-        chosen = np.empty(am.shape, dtype=bool)
+        dxs, dys, am, mask = dx[start:stop], dy[start:stop], argmax[start:stop], chosen[start:stop]
         for u in range(kh):
             for v in range(kw):
-                np.equal(am, u * kw + v, out=chosen)
+                np.equal(am, u * kw + v, out=mask)
                 target = window_offset(dxs, u, v, out_hw, stride)
                 if overlap:
-                    target += dys * chosen
+                    np.multiply(dys, mask, out=share[start:stop])
+                    target += share[start:stop]
                 else:  # each input in at most one window: write, no need to add
-                    np.multiply(dys, chosen, out=target)
+                    np.multiply(dys, mask, out=target)
 
     for_batch(images, dy.shape[0])
     return dx
