@@ -148,7 +148,7 @@ def conv2d_forward(
         xp_part = pad(x[start:stop], pads, out=xp[start:stop])
         im2col(xp_part, kh, kw, stride, out=cols[start:stop])
         y_part = y[start:stop]
-        np.matmul(w_mat, cols[start:stop], out=y_part)  # (F, CKK) @ (n, CKK, P) -> (n, F, P)
+        np.matmul(w_mat, cols[start:stop], out=y_part)  # (F, CKK) @ (n, CKK, HW) -> (n, F, HW)
         y_part += bias
 
     for_batch(images, N)
@@ -175,7 +175,7 @@ def conv2d_backward(
     F, _, kh, kw = w_shape
     top, bottom, left, right = pads
     padded_shape = (N, C, H + top + bottom, W + left + right)
-    dy_mat = dy.reshape(N, F, dy.shape[2] * dy.shape[3])  # (N, F, P), P = H_out * W_out
+    dy_mat = dy.reshape(N, F, dy.shape[2] * dy.shape[3])  # (N, F, HW), HW = H_out * W_out
     # Each image's own dw and db, summed below in a fixed order: the same bits whatever the
     # threads.
     dw_per_image = np.empty((N, F, C * kh * kw), dtype=cols.dtype)
@@ -188,12 +188,12 @@ def conv2d_backward(
         dx = None
 
     def images(start: int, stop: int) -> None:
-        cols_T = cols[start:stop].transpose(0, 2, 1)  # (n, P, CKK), a view
+        cols_T = cols[start:stop].transpose(0, 2, 1)  # (n, HW, CKK), a view
         np.matmul(dy_mat[start:stop], cols_T, out=dw_per_image[start:stop])  # -> (n, F, CKK)
         np.sum(dy_mat[start:stop], axis=2, out=db_per_image[start:stop])  # -> (n, F)
         if dx is None:
             return
-        # (CKK, F) @ (n, F, P) -> (n, CKK, P)
+        # (CKK, F) @ (n, F, HW) -> (n, CKK, HW)
         np.matmul(w_mat_T, dy_mat[start:stop], out=dcols[start:stop])
         part_shape = (stop - start, *padded_shape[1:])
         col2im(dcols[start:stop], part_shape, kh, kw, stride, out=dxp[start:stop])
