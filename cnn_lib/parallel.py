@@ -12,7 +12,8 @@ it falls in, so the results do not depend on the number of threads, to the last 
 
 `fit` does this itself (``fit(..., threads=2)``, two threads by default). The calling thread
 works on parts too, and takes any part that no other thread has started, so on a busy machine
-the layers fall back to about the speed of one thread instead of waiting for a free core.
+the layers fall back to about the speed of one thread (a little slower, not many times slower)
+instead of waiting for a free core.
 
 Outside ``threads(...)``, cnn_lib uses one thread and leaves the matrix-multiply library (BLAS)
 as it found it. Inside, BLAS runs on one thread (set with threadpoolctl, which knows how to
@@ -123,7 +124,8 @@ def for_batch(work: Callable[[int, int], None], N: int) -> None:
     only the rows [start, stop) of the batch. With one thread (or N <= 1) this is simply
     ``work(0, N)``. Otherwise the calling thread works on parts too, and takes every part that
     no other thread has started: on a busy machine, where a thread can wait a long time for a
-    core, the batch then takes about as long as on one thread, never longer. An exception in a
+    core, the batch then takes about as long as on one thread (measured: up to about 15%
+    longer, the cost of handing out the parts and of the threads competing). An exception in a
     part is raised here, once every part has finished.
     """
     parts = split(N, _threads)
