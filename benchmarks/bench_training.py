@@ -11,7 +11,7 @@ so that whatever else the machine is doing slows both alike; each keeps its fast
 Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
 markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
 
-    python benchmarks/bench_training.py [--threads 1 2] [--steps 20] [--rounds 7] [--no-write]
+    python benchmarks/bench_training.py [--threads 1 2] [--steps 10] [--rounds 20] [--no-write]
 """
 
 from __future__ import annotations
@@ -103,8 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
