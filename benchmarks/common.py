@@ -24,12 +24,27 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def blas() -> str:
+    """NumPy's BLAS as threadpoolctl sees it, e.g. "OpenBLAS 0.3.31, Haswell kernels": which
+    kernels OpenBLAS picked (or was told to pick, by $OPENBLAS_CORETYPE) sets the speed of every
+    matrix multiply."""
+    from threadpoolctl import threadpool_info
+
+    for lib in threadpool_info():
+        if lib["user_api"] == "blas" and "numpy" in lib["filepath"]:
+            name = {"openblas": "OpenBLAS", "mkl": "MKL"}.get(lib["internal_api"], "BLAS")
+            kernels = f", {lib['architecture']} kernels" if lib.get("architecture") else ""
+            forced = " set by $OPENBLAS_CORETYPE" if os.environ.get("OPENBLAS_CORETYPE") else ""
+            return f"{name} {lib['version']}{kernels}{forced}"
+    return "BLAS unknown"
+
+
 def machine_line(torch=None) -> str:
-    """One line for RESULTS.md: processor, cores, load when measured, NumPy and PyTorch."""
+    """One line for RESULTS.md: processor, cores, load when measured, NumPy, BLAS, PyTorch."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     line = (
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores (load average {load} when "
-        f"measured), Python {platform.python_version()}, NumPy {np.__version__}"
+        f"measured), Python {platform.python_version()}, NumPy {np.__version__} with {blas()}"
     )
     return line + (f", PyTorch {torch.__version__}" if torch is not None else "")
 
