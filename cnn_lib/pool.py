@@ -45,7 +45,7 @@ def maxpool2d_forward(
     offsets = [(u, v) for u in range(kh) for v in range(kw)]  # row-major, k = u * kw + v
     y = np.empty((x.shape[0], x.shape[1], *out_hw), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.uint8 if kh * kw <= 255 else np.int32)
-    # Work arrays made here rather than in the threads, where handing out memory costs more.
+    # Work arrays made here, not in the threads (see conv2d_forward).
     bigger_all = np.empty(y.shape, dtype=bool)
     k_if_bigger_all = np.empty(y.shape, dtype=argmax.dtype)
 
@@ -94,7 +94,7 @@ def maxpool2d_backward(
     out_hw = dy.shape[-2:]
     dx = np.zeros(x_shape, dtype=dy.dtype)
     overlap = stride[0] < kh or stride[1] < kw  # then an input can be in several windows
-    # Made here rather than in the threads, where handing out memory costs far more.
+    # Work arrays made here, not in the threads (see conv2d_forward).
     chosen = np.empty(dy.shape, dtype=bool)
     share = np.empty(dy.shape, dtype=dy.dtype) if overlap else None
 
