@@ -7,30 +7,43 @@ cnn_lib runs inside ``parallel.threads(n)``, as `fit` does; PyTorch with
 ``torch.set_num_threads(n)``; its first layer's input does not require a gradient, as
 ``reference_cnn``'s first layer does not compute one. The two are timed in turns, in one process,
 so that whatever else the machine is doing slows both alike; each keeps its fastest round.
+As `fit` does, the script first asks the C library to keep freed memory for the next step
+(`cnn_lib.memory.keep_freed_memory`, which holds for PyTorch too, in the same process);
+``--malloc-default`` leaves it as it is. The table also gives cnn_lib's page faults per step
+(the system handing the process fresh memory; counted over 50 steps after the timing): about
+none means that the arrays a step makes and frees reuse the same memory from step to step.
+``--without-pytorch`` times cnn_lib alone, without importing PyTorch (whose own allocations
+change the C library's thresholds for cnn_lib's arrays too).
 
 Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
 markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
 
     python benchmarks/bench_training.py [--threads 1 2] [--steps 10] [--rounds 20] [--no-write]
+                                        [--malloc-default] [--without-pytorch]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import sys
 
 import numpy as np
 from common import machine_line, time_in_turns, write_section
 
-from cnn_lib import parallel
+from cnn_lib import memory, parallel
 from cnn_lib.losses import SoftmaxCrossEntropy
 from cnn_lib.model import reference_cnn
 from cnn_lib.optim import Adam
 
-try:
-    import torch
-    from torch import nn
-except ImportError:  # optional
+if "--without-pytorch" in sys.argv:
     torch = None
+else:
+    try:
+        import torch
+        from torch import nn
+    except ImportError:  # optional
+        torch = None
 
 START, END = "<!-- training-benchmark:start -->", "<!-- training-benchmark:end -->"
 BATCHES = 16  # distinct batches, visited in turn
@@ -92,11 +105,17 @@ def torch_step(batch_size: int):
 
 
 def time_steps(steps: dict, threads: int, n_steps: int, rounds: int) -> dict[str, float]:
-    """Fastest seconds per step of each step function on ``threads`` threads (timed in turns)."""
+    """Fastest seconds per step of each step function on ``threads`` threads (timed in turns),
+    and cnn_lib's page faults per step (``"faults"``)."""
     if torch is not None:
         torch.set_num_threads(threads)
     with parallel.threads(threads):
-        return time_in_turns(steps, rounds, number=n_steps)
+        times = time_in_turns(steps, rounds, number=n_steps)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(50):
+            steps["cnn_lib"]()
+        times["faults"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50
+    return times
 
 
 def main() -> None:
@@ -106,7 +125,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--malloc-default",
+        action="store_true",
+        help="leave the C library's malloc settings as they are (fit changes them)",
+    )
+    parser.add_argument("--without-pytorch", action="store_true", help="time cnn_lib alone")
     args = parser.parse_args()
+    kept = False if args.malloc_default else memory.keep_freed_memory()
 
     steps = {"cnn_lib": cnn_lib_step(args.batch_size)}
     if torch is not None:
@@ -115,16 +141,19 @@ def main() -> None:
 
     N = args.batch_size
     lines = [
-        "| threads | cnn_lib (ms/step) | cnn_lib (img/s) | PyTorch (ms/step) | PyTorch (img/s) "
-        "| cnn_lib / PyTorch |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| threads | cnn_lib (ms/step) | cnn_lib (img/s) | cnn_lib page faults per step "
+        "| PyTorch (ms/step) | PyTorch (img/s) | cnn_lib / PyTorch |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, t in rows:
         torch_cells = "| | |"
         if "PyTorch" in t:
             ratio = t["cnn_lib"] / t["PyTorch"]
             torch_cells = f"| {t['PyTorch'] * 1e3:.2f} | {N / t['PyTorch']:,.0f} | {ratio:.2f} |"
-        lines.append(f"| {n} | {t['cnn_lib'] * 1e3:.2f} | {N / t['cnn_lib']:,.0f} {torch_cells}")
+        lines.append(
+            f"| {n} | {t['cnn_lib'] * 1e3:.2f} | {N / t['cnn_lib']:,.0f} | {t['faults']:,.0f} "
+            f"{torch_cells}"
+        )
     text = "\n".join(
         [
             START,
@@ -132,7 +161,13 @@ def main() -> None:
             "",
             f"Measured by `python benchmarks/bench_training.py`: batch of {N}, Adam, dropout on; "
             f"the fastest of {args.rounds} rounds of {args.steps} steps, cnn_lib and PyTorch "
-            "timed in turns. Below 1 in the last column means cnn_lib is faster.",
+            "timed in turns. Below 1 in the last column means cnn_lib is faster. "
+            + (
+                "Freed memory kept for the next step, as `fit` asks "
+                "(`cnn_lib.memory.keep_freed_memory`)."
+                if kept
+                else "malloc's settings left as they were."
+            ),
             "",
             *lines,
             "",
