@@ -141,18 +141,18 @@ def main() -> None:
 
     N = args.batch_size
     lines = [
-        "| threads | cnn_lib (ms/step) | cnn_lib (img/s) | cnn_lib page faults per step "
-        "| PyTorch (ms/step) | PyTorch (img/s) | cnn_lib / PyTorch |",
+        "| threads | cnn_lib (ms/step) | cnn_lib (img/s) | PyTorch (ms/step) | PyTorch (img/s) "
+        "| cnn_lib / PyTorch | cnn_lib page faults per step |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, t in rows:
         torch_cells = "| | |"
         if "PyTorch" in t:
             ratio = t["cnn_lib"] / t["PyTorch"]
-            torch_cells = f"| {t['PyTorch'] * 1e3:.2f} | {N / t['PyTorch']:,.0f} | {ratio:.2f} |"
+            torch_cells = f"| {t['PyTorch'] * 1e3:.2f} | {N / t['PyTorch']:,.0f} | {ratio:.2f}"
         lines.append(
-            f"| {n} | {t['cnn_lib'] * 1e3:.2f} | {N / t['cnn_lib']:,.0f} | {t['faults']:,.0f} "
-            f"{torch_cells}"
+            f"| {n} | {t['cnn_lib'] * 1e3:.2f} | {N / t['cnn_lib']:,.0f} {torch_cells} "
+            f"| {t['faults']:,.0f} |"
         )
     text = "\n".join(
         [
