@@ -84,12 +84,14 @@ def gradient_errors(
 
     layer : a Layer; x : a floating point input of the shape the layer takes.
     Returns {"x": error of dx, "w": error of grads["w"], ...}: one entry for the input and one
-    per parameter. The check runs on float64 copies, ``layer.astype(np.float64)`` and x, so a
-    float32 layer is checked for its formulas, not for float32's rounding (see the module's
-    docstring). The layer itself is left untouched: every evaluation runs on a fresh copy, so a
-    layer that draws random numbers (dropout) draws the same ones every time.
-    Raises TypeError for x that is not floating point, and for a layer whose float64 copy does
-    not compute in float64 (one that converts inside cannot be checked this way).
+    per parameter; no "x" for a layer built with ``input_grad=False``, which returns no dx. The
+    check runs on float64 copies, ``layer.astype(np.float64)`` and x, so a float32 layer is
+    checked for its formulas, not for float32's rounding (see the module's docstring). The layer
+    itself is left untouched: every evaluation runs on a fresh copy, so a layer that draws
+    random numbers (dropout) draws the same ones every time.
+    Raises TypeError for x that is not floating point, for a layer whose float64 copy does not
+    compute in float64 (one that converts inside cannot be checked this way), and for a
+    backward that returns None from a layer that was not built with ``input_grad=False``.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
@@ -108,6 +110,12 @@ def gradient_errors(
         )
     g = rng.standard_normal(y.shape)
     dx = analytic.backward(g.copy())
+    check_dx = getattr(layer, "input_grad", True) is not False
+    if dx is None and check_dx:
+        raise TypeError(
+            f"gradient_errors: {layer!r}.backward returned None instead of dx (a missing "
+            "return?); only a layer built with input_grad=False may return None"
+        )
 
     def scalar_loss(x_in, params):
         trial = copy.deepcopy(pristine)
@@ -116,7 +124,10 @@ def gradient_errors(
         return float(np.sum(trial.forward(x_in.copy(), training=training) * g))
 
     params = {k: v.astype(np.float64) for k, v in pristine.params.items()}  # copies
-    errors = {"x": relative_error(dx, numerical_gradient(lambda: scalar_loss(x, params), x, eps))}
+    errors = {}
+    if check_dx:  # a layer built with input_grad=False has no dx to check
+        numeric = numerical_gradient(lambda: scalar_loss(x, params), x, eps)
+        errors["x"] = relative_error(dx, numeric)
     for key in params:
         numeric = numerical_gradient(lambda: scalar_loss(x, params), params[key], eps)
         errors[key] = relative_error(analytic.grads[key], numeric)

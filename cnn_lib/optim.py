@@ -72,7 +72,8 @@ class Optimizer:
         same shape; usually ``model.parameters()`` right after ``model.backward(...)``.
         Raises RuntimeError for a missing gradient, TypeError for an array that is not floating
         point (an integer parameter cannot take a fractional step; an integer gradient would
-        wrap around when squared), ValueError for a gradient of the wrong shape; nothing is
+        wrap around when squared), ValueError for a gradient of the wrong shape and for a
+        parameter whose shape or dtype differs from the state kept under its name; nothing is
         changed then.
         """
         checked = []
@@ -92,6 +93,16 @@ class Optimizer:
                     f"{self.name}: gradient of {name!r} has shape {grad.shape}, "
                     f"expected {value.shape} (the parameter's shape)"
                 )
+            for kept in self.state.get(name, {}).values():
+                if isinstance(kept, np.ndarray) and (
+                    kept.shape != value.shape or kept.dtype != value.dtype
+                ):
+                    raise ValueError(
+                        f"{self.name}: parameter {name!r} is {value.shape} {value.dtype}, but "
+                        f"the state kept for {name!r} is {kept.shape} {kept.dtype}: another "
+                        "parameter under the same name (a layer replaced since the last step?); "
+                        "make a new optimizer for the new model"
+                    )
             checked.append((name, value, grad))
         self.t += 1
         for name, value, grad in checked:

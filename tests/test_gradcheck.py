@@ -53,6 +53,35 @@ def test_wrong_gradients_are_caught(rng):
     assert errors["x"] < 1e-8 and errors["w"] > 0.5
 
 
+def test_a_layer_without_input_gradient_has_its_parameters_checked(rng):
+    """Conv2D(input_grad=False) returns no dx: its weights and bias are still checked, against
+    the same layer built with input_grad=True, and a wrong weight gradient is still caught."""
+    x = rng.standard_normal((2, 2, 5, 5))
+    first = Conv2D(2, 3, 3, padding=1, rng=np.random.default_rng(4), input_grad=False)
+    twin = Conv2D(2, 3, 3, padding=1, rng=np.random.default_rng(4))
+    errors = gradient_errors(first, x)
+    assert set(errors) == {"w", "b"} and max(errors.values()) < 1e-7
+    assert errors == {k: v for k, v in gradient_errors(twin, x).items() if k != "x"}
+
+    class WrongSign(Conv2D):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            self.grads["w"] = -self.grads["w"]
+            return dx
+
+    wrong = WrongSign(2, 3, 3, rng=np.random.default_rng(4), input_grad=False)
+    assert gradient_errors(wrong, x)["w"] > 0.5
+
+
+def test_a_backward_that_forgets_to_return_dx_is_refused(rng):
+    class NoReturn(ReLU):
+        def backward(self, dy):
+            super().backward(dy)
+
+    with pytest.raises(TypeError, match=r"returned None instead of dx \(a missing return\?\)"):
+        gradient_errors(NoReturn(), rng.standard_normal((2, 3)))
+
+
 def test_layer_is_left_untouched(rng):
     layer = Dense(3, 2, rng=rng, dtype=np.float64)
     w = layer.params["w"].copy()

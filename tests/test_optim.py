@@ -1,6 +1,7 @@
 """cnn_lib.optim: each update against the same update worked out by hand, and bad settings."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -208,3 +209,26 @@ def test_step_refuses_arrays_that_are_not_floating_point(value, grad, got):
             opt.step([("1.w", value, grad)])
         np.testing.assert_array_equal(kept, [0.0, 0.0])  # nothing changed
         assert opt.state == {}
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2)])
+@pytest.mark.parametrize(
+    "new, got",
+    [(np.zeros(4), "(4,) float64"), (np.zeros(3, np.float32), "(3,) float32")],
+    ids=["shape", "dtype"],
+)
+def test_a_parameter_replaced_under_the_same_name_is_refused(make, new, got):
+    """A layer replaced by one of another shape (or dtype) keeps its parameter names: the state
+    kept for the old one cannot serve the new one, and nothing is changed."""
+    opt = make()
+    old = np.zeros(3)
+    opt.step(one_parameter(old, np.ones(3)))
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.state["0.w"].items()}
+    before = new.copy()
+    message = f"parameter '0.w' is {got}, but the state kept for '0.w' is (3,) float64"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        opt.step(one_parameter(new, np.ones_like(new)))
+    np.testing.assert_array_equal(new, before)
+    assert opt.t == 1
+    for key, value in state.items():
+        np.testing.assert_array_equal(opt.state["0.w"][key], value)
