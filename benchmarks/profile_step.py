@@ -168,10 +168,10 @@ def main() -> None:
     _, two = layer_times(2, args.steps)
     m1, m2 = np.median(one, axis=1) * 1e3, np.median(two, axis=1) * 1e3
     print("1. A training step, piece by piece (median ms)\n")
-    print(f"{'piece':<66} {'1 thread':>9} {'2 threads':>10} {'gain':>6}")
+    print(f"{'piece':<72} {'1 thread':>9} {'2 threads':>10} {'gain':>6}")
     for name, a, b in zip(names, m1, m2, strict=True):
         print(f"{name:<72} {a:9.3f} {b:10.3f} {a / b:6.2f}")
-    print(f"{'sum of the pieces':<66} {m1.sum():9.3f} {m2.sum():10.3f} {m1.sum() / m2.sum():6.2f}")
+    print(f"{'sum of the pieces':<72} {m1.sum():9.3f} {m2.sum():10.3f} {m1.sum() / m2.sum():6.2f}")
 
     print("\n2. The parallel regions of a step on two threads (median microseconds)\n")
     header = ("call", "main starts", "main part", "other starts", "other part", "total")
