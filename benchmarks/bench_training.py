@@ -7,43 +7,48 @@ cnn_lib runs inside ``parallel.threads(n)``, as `fit` does; PyTorch with
 ``torch.set_num_threads(n)``; its first layer's input does not require a gradient, as
 ``reference_cnn``'s first layer does not compute one. The two are timed in turns, in one process,
 so that whatever else the machine is doing slows both alike; each keeps its fastest round.
-As `fit` does, the script first asks the C library to keep freed memory for the next step
-(`cnn_lib.memory.keep_freed_memory`, which holds for PyTorch too, in the same process);
-``--malloc-default`` leaves it as it is. The table also gives cnn_lib's page faults per step
-(the system handing the process fresh memory; counted over 50 steps after the timing): about
-none means that the arrays a step makes and frees reuse the same memory from step to step.
-``--without-pytorch`` times cnn_lib alone, without importing PyTorch (whose own allocations
-change the C library's thresholds for cnn_lib's arrays too).
+The table also gives cnn_lib's page faults per step (the system handing the process fresh
+memory; counted over 50 steps after the timing). About none means that the arrays a step makes
+and frees reuse the same memory from step to step; many mean that glibc's malloc hands large
+freed blocks back to the system and gets them again at the next step, which happens in a
+process that has not yet freed a large block (loading a dataset does; so does importing
+PyTorch). ``--without-pytorch`` times cnn_lib alone, without importing PyTorch, and shows it;
+``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864`` (both: one alone makes it
+worse) in the environment removes those page faults.
 
 Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
 markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
 
     python benchmarks/bench_training.py [--threads 1 2] [--steps 10] [--rounds 20] [--no-write]
-                                        [--malloc-default] [--without-pytorch]
+                                        [--without-pytorch]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
-import sys
 
 import numpy as np
 from common import machine_line, time_in_turns, write_section
 
-from cnn_lib import memory, parallel
+from cnn_lib import parallel
 from cnn_lib.losses import SoftmaxCrossEntropy
 from cnn_lib.model import reference_cnn
 from cnn_lib.optim import Adam
 
-if "--without-pytorch" in sys.argv:
-    torch = None
-else:
+torch = nn = None  # PyTorch, imported by `import_pytorch` where installed (it is optional)
+
+
+def import_pytorch() -> None:
+    """Import PyTorch into this module's globals, if it is installed."""
+    global torch, nn
     try:
-        import torch
-        from torch import nn
-    except ImportError:  # optional
-        torch = None
+        import torch as torch_module
+        from torch import nn as nn_module
+    except ImportError:
+        return
+    torch, nn = torch_module, nn_module
+
 
 START, END = "<!-- training-benchmark:start -->", "<!-- training-benchmark:end -->"
 BATCHES = 16  # distinct batches, visited in turn
@@ -119,20 +124,18 @@ def time_steps(steps: dict, threads: int, n_steps: int, rounds: int) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
-        "--malloc-default",
-        action="store_true",
-        help="leave the C library's malloc settings as they are (fit changes them)",
+        "--without-pytorch", action="store_true", help="time cnn_lib alone, PyTorch not imported"
     )
-    parser.add_argument("--without-pytorch", action="store_true", help="time cnn_lib alone")
     args = parser.parse_args()
-    kept = False if args.malloc_default else memory.keep_freed_memory()
+    if not args.without_pytorch:
+        import_pytorch()
 
     steps = {"cnn_lib": cnn_lib_step(args.batch_size)}
     if torch is not None:
@@ -160,13 +163,12 @@ def main() -> None:
             "## Training steps of the reference CNN",
             "",
             f"Measured by `python benchmarks/bench_training.py`: batch of {N}, Adam, dropout on; "
-            f"the fastest of {args.rounds} rounds of {args.steps} steps, cnn_lib and PyTorch "
-            "timed in turns. Below 1 in the last column means cnn_lib is faster. "
+            f"the fastest of {args.rounds} rounds of {args.steps} steps"
             + (
-                "Freed memory kept for the next step, as `fit` asks "
-                "(`cnn_lib.memory.keep_freed_memory`)."
-                if kept
-                else "malloc's settings left as they were."
+                ", cnn_lib and PyTorch timed in turns. Below 1 in the column cnn_lib / PyTorch "
+                "means cnn_lib is faster."
+                if torch is not None
+                else ", cnn_lib alone (PyTorch not imported)."
             ),
             "",
             *lines,

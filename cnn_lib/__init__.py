@@ -4,7 +4,6 @@ Modules, one idea each:
     layers     Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout, Dense, ReLU
     conv, pool the fast arithmetic behind them (sliding windows and matrix multiplies)
     parallel   a batch split across threads, BLAS held to one thread (threadpoolctl)
-    memory     freed memory kept for the next training step (no page faults), as `fit` asks
     naive      the loop-by-loop reference versions the chapters start from
     losses     softmax and SoftmaxCrossEntropy
     gradcheck  numerical gradients to check every backward pass

@@ -269,10 +269,7 @@ class ReLU(Layer):
         chk.check_array(x, self.name)
         self._mask = x > 0
         self._out_shape = x.shape
-        # Zeros for one example, broadcast over the batch: the same result as the number 0, bit
-        # for bit, but NumPy's maximum of two arrays runs about 3 times faster than its maximum
-        # with a number (measured with NumPy 2.4 on a batch of 32 x 16 x 28 x 28 float32).
-        return np.maximum(x, np.zeros(x.shape[1:], dtype=x.dtype))
+        return np.maximum(x, x.dtype.type(0))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dy = self._check_dy(dy)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import memory, parallel
+from . import parallel
 from ._checks import as_int
 from .losses import SoftmaxCrossEntropy
 
@@ -77,8 +77,7 @@ def fit(
     ``threads``: how many threads the layers split each batch over, while the matrix-multiply
     library (BLAS) is held to one thread (`cnn_lib.parallel.threads`); None means
     `cnn_lib.parallel.default_threads()`, 2 on a machine with two cores or more. The results are
-    the same, to the last bit, whatever the number. `fit` also asks the C library to keep freed
-    memory for the next step (`cnn_lib.memory.keep_freed_memory`, for the whole process).
+    the same, to the last bit, whatever the number.
 
     Returns the history, one entry per epoch: ``train_loss`` and ``train_acc`` (averaged over the
     epoch's batches, with dropout on, while the weights were still moving), ``val_loss`` and
@@ -97,7 +96,6 @@ def fit(
         raise ValueError("fit: expected at least one training example, got x of shape (0, ...)")
     threads = parallel.default_threads() if threads is None else as_int(threads, "threads", "fit")
     rng = np.random.default_rng() if rng is None else rng
-    memory.keep_freed_memory()  # the same memory for every step's arrays, no page faults
     with parallel.threads(threads):
         return _fit_epochs(
             model, loss, optimizer, x, y, epochs, batch_size, validation, rng, progress, lr_schedule
