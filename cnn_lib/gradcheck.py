@@ -84,16 +84,23 @@ def gradient_errors(
 
     layer : a Layer; x : a floating point input of the shape the layer takes.
     Returns {"x": error of dx, "w": error of grads["w"], ...}: one entry for the input and one
-    per parameter; no "x" for a layer built with ``input_grad=False``, which returns no dx. The
-    check runs on float64 copies, ``layer.astype(np.float64)`` and x, so a float32 layer is
-    checked for its formulas, not for float32's rounding (see the module's docstring). The layer
-    itself is left untouched: every evaluation runs on a fresh copy, so a layer that draws
-    random numbers (dropout) draws the same ones every time.
+    per parameter; no "x" for a layer built with ``input_grad=False`` that returns no dx (a dx
+    it does return is checked). The check runs on float64 copies, ``layer.astype(np.float64)``
+    and x, so a float32 layer is checked for its formulas, not for float32's rounding (see the
+    module's docstring). The layer itself is left untouched: every evaluation runs on a fresh
+    copy, so a layer that draws random numbers (dropout) draws the same ones every time.
     Raises TypeError for x that is not floating point, for a layer whose float64 copy does not
-    compute in float64 (one that converts inside cannot be checked this way), and for a
-    backward that returns None from a layer that was not built with ``input_grad=False``.
+    compute in float64 (one that converts inside cannot be checked this way), for an object
+    that is not one layer (a `Sequential`, say), and for a backward that returns None from a
+    layer that was not built with ``input_grad=False``; ValueError when there is nothing to
+    check (no dx and no parameters).
     """
     rng = np.random.default_rng(0) if rng is None else rng
+    if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
+        raise TypeError(
+            "gradient_errors: expected one layer (forward, backward, params, grads), got "
+            f"{type(layer).__name__}; check a Sequential's layers one by one"
+        )
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"gradient_errors: expected a floating point input x, got {got}")
@@ -110,8 +117,7 @@ def gradient_errors(
         )
     g = rng.standard_normal(y.shape)
     dx = analytic.backward(g.copy())
-    check_dx = getattr(layer, "input_grad", True) is not False
-    if dx is None and check_dx:
+    if dx is None and getattr(layer, "input_grad", True):
         raise TypeError(
             f"gradient_errors: {layer!r}.backward returned None instead of dx (a missing "
             "return?); only a layer built with input_grad=False may return None"
@@ -124,8 +130,13 @@ def gradient_errors(
         return float(np.sum(trial.forward(x_in.copy(), training=training) * g))
 
     params = {k: v.astype(np.float64) for k, v in pristine.params.items()}  # copies
+    if dx is None and not params:
+        raise ValueError(
+            f"gradient_errors: {layer!r} returns no dx and has no parameters: "
+            "there is nothing to check"
+        )
     errors = {}
-    if check_dx:  # a layer built with input_grad=False has no dx to check
+    if dx is not None:  # None only from a layer built with input_grad=False
         numeric = numerical_gradient(lambda: scalar_loss(x, params), x, eps)
         errors["x"] = relative_error(dx, numeric)
     for key in params:

@@ -69,14 +69,17 @@ class Optimizer:
         """Update every parameter in place from its gradient.
 
         parameters : iterable of (name, value, grad), value and grad floating point arrays of the
-        same shape; usually ``model.parameters()`` right after ``model.backward(...)``.
-        Raises RuntimeError for a missing gradient, TypeError for an array that is not floating
+        same shape; usually ``model.parameters()`` right after ``model.backward(...)``. The state
+        kept between steps (momentum, moment estimates) is found by ``name``: a parameter
+        replaced by another of the same shape under the same name takes over its state.
+        Raises RuntimeError for a missing gradient; TypeError for an array that is not floating
         point (an integer parameter cannot take a fractional step; an integer gradient would
-        wrap around when squared), ValueError for a gradient of the wrong shape and for a
-        parameter whose shape or dtype differs from the state kept under its name; nothing is
-        changed then.
+        wrap around when squared); ValueError for a gradient of the wrong shape, a name given
+        twice, a read-only parameter, and a parameter whose shape or type differs from the
+        state kept under its name. Every parameter is checked before any changes: after an
+        error, nothing has changed.
         """
-        checked = []
+        checked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, value, grad in parameters:
             if grad is None:
                 raise RuntimeError(
@@ -93,20 +96,35 @@ class Optimizer:
                     f"{self.name}: gradient of {name!r} has shape {grad.shape}, "
                     f"expected {value.shape} (the parameter's shape)"
                 )
-            for kept in self.state.get(name, {}).values():
-                if isinstance(kept, np.ndarray) and (
-                    kept.shape != value.shape or kept.dtype != value.dtype
-                ):
-                    raise ValueError(
-                        f"{self.name}: parameter {name!r} is {value.shape} {value.dtype}, but "
-                        f"the state kept for {name!r} is {kept.shape} {kept.dtype}: another "
-                        "parameter under the same name (a layer replaced since the last step?); "
-                        "make a new optimizer for the new model"
-                    )
-            checked.append((name, value, grad))
+            if name in checked:
+                raise ValueError(
+                    f"{self.name}: parameter name {name!r} appears twice in one step; each "
+                    "parameter needs a name of its own (its state is kept under it)"
+                )
+            if not value.flags.writeable:
+                raise ValueError(
+                    f"{self.name}: parameter {name!r} is read-only; the optimizer changes "
+                    "parameters in place"
+                )
+            self._check_state(name, value)
+            checked[name] = (value, grad)
         self.t += 1
-        for name, value, grad in checked:
+        for name, (value, grad) in checked.items():
             self._update(name, value, grad, self.state.setdefault(name, {}))
+
+    def _check_state(self, name: str, value: np.ndarray) -> None:
+        """Refuse a parameter that the state kept under its name was not made for."""
+        native = value.dtype.newbyteorder("=")  # the byte order does not matter to NumPy
+        for kept in self.state.get(name, {}).values():
+            if isinstance(kept, np.ndarray) and (
+                kept.shape != value.shape or kept.dtype.newbyteorder("=") != native
+            ):
+                raise ValueError(
+                    f"{self.name}: parameter {name!r} is {value.shape} {native}, but the state "
+                    f"kept for {name!r} is {kept.shape} {kept.dtype.newbyteorder('=')}: another "
+                    "parameter under the same name (a layer replaced, or converted to another "
+                    "type, since the last step?); make a new optimizer for the new model"
+                )
 
     def _update(self, name: str, w: np.ndarray, dw: np.ndarray, state: dict) -> None:
         raise NotImplementedError

@@ -82,6 +82,35 @@ def test_a_backward_that_forgets_to_return_dx_is_refused(rng):
         gradient_errors(NoReturn(), rng.standard_normal((2, 3)))
 
 
+def test_a_dx_returned_by_a_layer_built_without_input_gradient_is_still_checked(rng):
+    class WrongDx(ReLU):
+        input_grad = False  # says it returns no dx, but returns a wrong one
+
+        def backward(self, dy):
+            return -super().backward(dy)
+
+    assert gradient_errors(WrongDx(), rng.standard_normal((2, 3)))["x"] > 0.5
+
+
+def test_a_layer_with_nothing_to_check_is_refused(rng):
+    class Silent(ReLU):
+        input_grad = False
+
+        def backward(self, dy):
+            return None
+
+    with pytest.raises(ValueError, match="returns no dx and has no parameters"):
+        check_gradients(Silent(), rng.standard_normal((2, 3)))
+
+
+def test_a_sequential_is_refused_with_a_pointer_to_its_layers(rng):
+    from cnn_lib.model import Sequential
+
+    model = Sequential([Dense(3, 2, rng=rng, dtype=np.float64), ReLU()])
+    with pytest.raises(TypeError, match="got Sequential; check a Sequential's layers one by one"):
+        gradient_errors(model, rng.standard_normal((2, 3)))
+
+
 def test_layer_is_left_untouched(rng):
     layer = Dense(3, 2, rng=rng, dtype=np.float64)
     w = layer.params["w"].copy()

@@ -232,3 +232,36 @@ def test_a_parameter_replaced_under_the_same_name_is_refused(make, new, got):
     assert opt.t == 1
     for key, value in state.items():
         np.testing.assert_array_equal(opt.state["0.w"][key], value)
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2)])
+@pytest.mark.parametrize("second_shape", [(3,), (1,)], ids=["same-shape", "other-shape"])
+def test_one_name_twice_in_one_step_is_refused_before_anything_changes(make, second_shape):
+    opt = make()
+    a, b = np.zeros(3), np.zeros(second_shape)
+    with pytest.raises(ValueError, match=re.escape("parameter name 'w' appears twice")):
+        opt.step([("w", a, np.ones(3)), ("w", b, np.ones(second_shape))])
+    assert not a.any() and not b.any() and opt.t == 0 and opt.state == {}
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2)])
+@pytest.mark.parametrize("read_only_first", [True, False])
+def test_a_read_only_parameter_is_refused_before_anything_changes(make, read_only_first):
+    opt = make()
+    w, frozen = np.zeros(3), np.zeros(2)
+    frozen.flags.writeable = False
+    pairs = [("w", w, np.ones(3)), ("frozen", frozen, np.ones(2))]
+    with pytest.raises(ValueError, match=re.escape("parameter 'frozen' is read-only")):
+        opt.step(pairs[::-1] if read_only_first else pairs)
+    assert not w.any() and opt.t == 0 and opt.state == {}
+
+
+def test_a_parameter_in_the_other_byte_order_keeps_its_state():
+    """The same float64 parameter stored big-endian is still the same parameter."""
+    opt = Adam(1e-2)
+    w = np.zeros(3)
+    opt.step(one_parameter(w, np.ones(3)))
+    swapped = w.astype(w.dtype.newbyteorder(">"))
+    opt.step(one_parameter(swapped, np.ones(3)))
+    assert opt.state["0.w"]["t"] == 2
+    np.testing.assert_allclose(swapped, -0.02, rtol=1e-6)  # two steps of lr (eps aside)
