@@ -15,6 +15,7 @@ precise than float64.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -91,22 +92,40 @@ def gradient_errors(
     copy, so a layer that draws random numbers (dropout) draws the same ones every time.
     Raises TypeError for x that is not floating point, for a layer whose float64 copy does not
     compute in float64 (one that converts inside cannot be checked this way), for an object
-    that is not one layer (a `Sequential`, say), and for a backward that returns None from a
-    layer that was not built with ``input_grad=False``; ValueError when there is nothing to
-    check (no dx and no parameters).
+    that is not one layer (a `Sequential`, say), for a backward that returns None from a layer
+    that was not built with ``input_grad=False`` or leaves a parameter's gradient out;
+    ValueError for a gradient of the wrong shape, an eps that is not a positive number, a
+    parameter named "x", and when there is nothing to check (an empty x, or no dx and no
+    parameters).
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
+    if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")) or not (
+        isinstance(layer.params, dict) and isinstance(layer.grads, dict)
+    ):
         raise TypeError(
-            "gradient_errors: expected one layer (forward, backward, params, grads), got "
-            f"{type(layer).__name__}; check a Sequential's layers one by one"
+            "gradient_errors: expected one layer (forward, backward, and params and grads as "
+            f"dicts), got {type(layer).__name__}; check a Sequential's layers one by one"
         )
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"gradient_errors: expected a floating point input x, got {got}")
+    if x.size == 0:
+        raise ValueError(
+            f"gradient_errors: x of shape {x.shape} holds no numbers: there is nothing to check"
+        )
+    if not (isinstance(eps, (int, float)) and 0 < eps < math.inf):
+        raise ValueError(f"gradient_errors: eps must be a positive number, got {eps!r}")
+    if "x" in layer.params:
+        raise ValueError(
+            f"gradient_errors: {layer!r} has a parameter named 'x', the name of the input's "
+            "entry in the result; rename the parameter"
+        )
     x = x.astype(np.float64)  # a copy: numerical_gradient nudges it
-    # A Layer converts itself; for any other object with params, the copies below do.
-    pristine = layer.astype(np.float64) if hasattr(layer, "astype") else copy.deepcopy(layer)
+    if hasattr(layer, "astype"):  # a Layer converts itself
+        pristine = layer.astype(np.float64)
+    else:  # any other object with params: a copy, its parameters converted
+        pristine = copy.deepcopy(layer)
+        pristine.params = {k: np.asarray(v, dtype=np.float64) for k, v in layer.params.items()}
 
     analytic = copy.deepcopy(pristine)
     y = analytic.forward(x.copy(), training=training)
@@ -135,16 +154,28 @@ def gradient_errors(
             f"gradient_errors: {layer!r} returns no dx and has no parameters: "
             "there is nothing to check"
         )
-    errors = {}
-    if dx is not None:  # None only from a layer built with input_grad=False
-        numeric = numerical_gradient(lambda: scalar_loss(x, params), x, eps)
-        errors["x"] = relative_error(dx, numeric)
+    analytic_grads = {"x": dx} if dx is not None else {}  # None: built with input_grad=False
     for key in params:
-        numeric = numerical_gradient(lambda: scalar_loss(x, params), params[key], eps)
-        errors[key] = relative_error(analytic.grads[key], numeric)
+        if key not in analytic.grads:
+            raise TypeError(f"gradient_errors: {layer!r}.backward did not fill grads[{key!r}]")
+        analytic_grads[key] = analytic.grads[key]
+    errors = {}
+    for key, analytic_grad in analytic_grads.items():
+        target = x if key == "x" else params[key]
+        what = "dx" if key == "x" else f"grads[{key!r}]"
+        analytic_grad = np.asarray(analytic_grad)
+        if analytic_grad.shape != target.shape:
+            raise ValueError(
+                f"gradient_errors: {layer!r} gave {what} of shape {analytic_grad.shape}, "
+                f"expected {target.shape}"
+            )
+        numeric = numerical_gradient(lambda: scalar_loss(x, params), target, eps)
+        errors[key] = relative_error(analytic_grad, numeric)
     return errors
 
 
 def check_gradients(layer, x: np.ndarray, **kwargs) -> float:
-    """The worst relative error over the input and every parameter (see `gradient_errors`)."""
-    return max(gradient_errors(layer, x, **kwargs).values())
+    """The worst relative error over the input and every parameter (see `gradient_errors`):
+    nan if any of them is nan (a gradient holding nan or inf)."""
+    errors = list(gradient_errors(layer, x, **kwargs).values())
+    return math.nan if any(math.isnan(e) for e in errors) else max(errors)

@@ -40,7 +40,11 @@ def _is_float_array(a) -> bool:
 
 
 def _describe(a) -> str:
-    return f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+    if isinstance(a, np.ndarray):
+        return f"dtype {a.dtype}"
+    if isinstance(a, np.generic):
+        return f"a NumPy scalar ({type(a).__name__})"
+    return type(a).__name__
 
 
 class Optimizer:
@@ -74,13 +78,28 @@ class Optimizer:
         replaced by another of the same shape under the same name takes over its state.
         Raises RuntimeError for a missing gradient; TypeError for an array that is not floating
         point (an integer parameter cannot take a fractional step; an integer gradient would
-        wrap around when squared); ValueError for a gradient of the wrong shape, a name given
-        twice, a read-only parameter, and a parameter whose shape or type differs from the
-        state kept under its name. Every parameter is checked before any changes: after an
-        error, nothing has changed.
+        wrap around when squared) and for anything but (name, value, grad) tuples; ValueError
+        for a gradient of the wrong shape, a name given twice, parameters that share memory, a
+        read-only parameter, a parameter whose shape or type differs from the state kept under
+        its name, and an iterator that gives no parameters (an empty list is a model without
+        parameters, and changes nothing). Every parameter is checked before any changes: after
+        an error, nothing has changed.
         """
         checked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name, value, grad in parameters:
+        if isinstance(parameters, (str, bytes)) or not hasattr(parameters, "__iter__"):
+            raise TypeError(
+                f"{self.name}: expected an iterable of (name, value, grad), such as "
+                f"model.parameters(), got {type(parameters).__name__}"
+            )
+        for item in parameters:
+            if not isinstance(item, tuple) or len(item) != 3:
+                raise TypeError(
+                    f"{self.name}: expected each parameter as a (name, value, grad) tuple, such "
+                    f"as model.parameters() gives, got {type(item).__name__} {item!r:.60}"
+                )
+            name, value, grad = item
+            if not isinstance(name, str):
+                raise TypeError(f"{self.name}: parameter names must be str, got {name!r:.60}")
             if grad is None:
                 raise RuntimeError(
                     f"{self.name}: parameter {name!r} has no gradient; "
@@ -106,11 +125,26 @@ class Optimizer:
                     f"{self.name}: parameter {name!r} is read-only; the optimizer changes "
                     "parameters in place"
                 )
+            for other, (earlier, _) in checked.items():
+                if np.shares_memory(value, earlier):
+                    raise ValueError(
+                        f"{self.name}: parameters {other!r} and {name!r} share memory; each "
+                        "would be updated with the other's step too"
+                    )
+            self._check_parameter(name, value)
             self._check_state(name, value)
             checked[name] = (value, grad)
+        if not checked and iter(parameters) is parameters:  # a list may be empty, an iterator
+            raise ValueError(  # that gives nothing was most likely used up by an earlier step
+                f"{self.name}: the iterator of parameters gave none; was it used up by an "
+                "earlier step? Pass model.parameters() afresh at every step"
+            )
         self.t += 1
         for name, (value, grad) in checked.items():
             self._update(name, value, grad, self.state.setdefault(name, {}))
+
+    def _check_parameter(self, name: str, value: np.ndarray) -> None:
+        """Refuse a parameter this optimizer cannot update correctly (none, here)."""
 
     def _check_state(self, name: str, value: np.ndarray) -> None:
         """Refuse a parameter that the state kept under its name was not made for."""
@@ -172,6 +206,9 @@ class Adam(Optimizer):
     ``t`` counts the steps of this parameter, not of the optimizer: m and v of a parameter that
     joins late start at zero, so its first step needs the first step's correction, t = 1
     (PyTorch's ``torch.optim.Adam`` keeps the same count per parameter).
+
+    Parameters in float16 are refused (TypeError): eps = 1e-8 and the squares of small
+    gradients round to 0 there, and those of large ones overflow.
     """
 
     def __init__(
@@ -198,6 +235,14 @@ class Adam(Optimizer):
             f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}, "
             f"weight_decay={self.weight_decay})"
         )
+
+    def _check_parameter(self, name, value):
+        if np.finfo(value.dtype).bits < 32:
+            raise TypeError(
+                f"{self.name}: parameter {name!r} is {value.dtype}, in which eps={self.eps} and "
+                "small squared gradients round to 0 and large ones overflow; use float32 or "
+                "float64"
+            )
 
     def _update(self, name, w, dw, state):
         beta1, beta2 = self.betas

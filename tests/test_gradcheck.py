@@ -202,3 +202,85 @@ def test_relative_error_of_integers_does_not_wrap_around():
     a, b = np.array([1], np.uint8), np.array([2], np.uint8)  # in uint8, 1 - 2 is 255
     assert relative_error(a, b) == pytest.approx(1 / 3)
     assert relative_error(np.array([True, False]), np.array([1.0, 0.0])) == 0.0
+
+
+class _NanWeights(Dense):
+    """A Dense layer whose weight gradient is nan."""
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads["w"] = np.full_like(self.grads["w"], np.nan)
+        return dx
+
+
+def test_a_nan_gradient_is_not_hidden_by_the_worst_error(rng):
+    layer = _NanWeights(4, 3, rng=rng, dtype=np.float64)
+    assert np.isnan(gradient_errors(layer, rng.standard_normal((2, 4)))["w"])
+    assert np.isnan(check_gradients(layer, rng.standard_normal((2, 4))))
+
+
+class _Plain:
+    """A layer that is not a cnn_lib Layer: no astype, float32 parameters."""
+
+    def __init__(self, rng):
+        self.params = {"w": rng.standard_normal((3, 2)).astype(np.float32)}
+        self.grads = {}
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x @ self.params["w"]
+
+    def backward(self, dy):
+        self.grads["w"] = self.x.T @ dy
+        return dy @ self.params["w"].T
+
+
+def test_an_object_without_astype_is_checked_in_float64(rng):
+    errors = gradient_errors(_Plain(rng), rng.standard_normal((2, 3)).astype(np.float32))
+    assert set(errors) == {"x", "w"} and max(errors.values()) < 1e-7
+
+
+class _WrongShapeDx(ReLU):
+    def backward(self, dy):
+        return super().backward(dy).T
+
+
+class _NoWeightGradient(Dense):
+    def backward(self, dy):
+        dx = super().backward(dy)
+        del self.grads["w"]
+        return dx
+
+
+class _ParameterNamedX(Dense):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params["x"] = self.params.pop("w")
+
+
+@pytest.mark.parametrize(
+    "make, x_shape, kwargs, error, words",
+    [
+        (lambda r: ReLU(), (0, 4), {}, ValueError, "x of shape (0, 4) holds no numbers"),
+        (lambda r: ReLU(), (2, 3), {"eps": 0}, ValueError, "eps must be a positive number, got 0"),
+        (lambda r: _WrongShapeDx(), (2, 3), {}, ValueError, "gave dx of shape (3, 2), expected"),
+        (
+            lambda r: _NoWeightGradient(3, 2, rng=r, dtype=np.float64),
+            (2, 3),
+            {},
+            TypeError,
+            "backward did not fill grads['w']",
+        ),
+        (
+            lambda r: _ParameterNamedX(3, 2, rng=r, dtype=np.float64),
+            (2, 3),
+            {},
+            ValueError,
+            "has a parameter named 'x'",
+        ),
+    ],
+    ids=["empty-x", "eps-0", "dx-transposed", "grads-missing", "parameter-named-x"],
+)
+def test_what_the_check_cannot_judge_is_refused(make, x_shape, kwargs, error, words, rng):
+    with pytest.raises(error, match=re.escape(words)):
+        gradient_errors(make(rng), rng.standard_normal(x_shape), **kwargs)

@@ -265,3 +265,70 @@ def test_a_parameter_in_the_other_byte_order_keeps_its_state():
     opt.step(one_parameter(swapped, np.ones(3)))
     assert opt.state["0.w"]["t"] == 2
     np.testing.assert_allclose(swapped, -0.02, rtol=1e-6)  # two steps of lr (eps aside)
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        (lambda w: [("a", w, np.ones(3)), ("b", w, np.ones(3))], "'a' and 'b' share memory"),
+        (
+            lambda w: [("a", w[:2], np.ones(2)), ("b", w[1:], np.ones(2))],
+            "'a' and 'b' share memory",
+        ),
+    ],
+    ids=["same-array", "overlapping-views"],
+)
+def test_parameters_that_share_memory_are_refused(parameters, message):
+    w = np.zeros(3)
+    opt = SGD(1.0)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        opt.step(parameters(w))
+    assert not w.any() and opt.t == 0
+
+
+def test_views_of_one_array_that_do_not_overlap_are_two_parameters():
+    buffer = np.zeros(4)
+    SGD(1.0).step([("a", buffer[:2], np.ones(2)), ("b", buffer[2:], np.ones(2))])
+    np.testing.assert_array_equal(buffer, [-1, -1, -1, -1])
+
+
+def test_a_used_up_iterator_is_refused_and_an_empty_list_changes_nothing():
+    w = np.zeros(3)
+    opt = SGD(1.0)
+    pairs = iter([("w", w, np.ones(3))])
+    opt.step(pairs)
+    with pytest.raises(ValueError, match="the iterator of parameters gave none; was it used up"):
+        opt.step(pairs)
+    opt.step([])  # a model without parameters
+    np.testing.assert_array_equal(w, [-1, -1, -1])
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        (
+            None,
+            "expected an iterable of (name, value, grad), such as model.parameters(), got NoneType",
+        ),
+        ([("w", np.zeros(2))], "expected each parameter as a (name, value, grad) tuple"),
+        ({"w": (np.zeros(2), np.ones(2))}, "expected each parameter as a (name, value, grad)"),
+        ([(0, np.zeros(2), np.ones(2))], "parameter names must be str, got 0"),
+        (
+            [("s", np.array(1.0), np.float64(1.0))],
+            "got dtype float64 and a NumPy scalar (float64)",
+        ),
+    ],
+    ids=["none", "pair", "dict", "int-name", "numpy-scalar"],
+)
+def test_what_is_not_a_list_of_parameters_gets_a_clear_error(parameters, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        Adam().step(parameters)
+
+
+def test_adam_refuses_float16_where_eps_rounds_to_zero():
+    w = np.ones(3, np.float16)
+    with pytest.raises(TypeError, match=re.escape("parameter 'w' is float16, in which eps=1e-08")):
+        Adam().step([("w", w, np.zeros(3, np.float16))])
+    np.testing.assert_array_equal(w, 1)
+    SGD(0.5).step([("w", w, np.ones(3, np.float16))])  # no eps, no squares: fine
+    np.testing.assert_array_equal(w, 0.5)
