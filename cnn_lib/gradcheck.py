@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -94,9 +95,9 @@ def gradient_errors(
     compute in float64 (one that converts inside cannot be checked this way), for an object
     that is not one layer (a `Sequential`, say), for a backward that returns None from a layer
     that was not built with ``input_grad=False`` or leaves a parameter's gradient out;
-    ValueError for a gradient of the wrong shape, an eps that is not a positive number, a
-    parameter named "x", and when there is nothing to check (an empty x, or no dx and no
-    parameters).
+    and for an eps that is not a number; ValueError for a gradient of the wrong shape, an eps
+    that is not positive and finite, a parameter named "x", and when there is nothing to check
+    (an empty x, or no dx and no parameters).
     """
     rng = np.random.default_rng(0) if rng is None else rng
     if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")) or not (
@@ -113,8 +114,14 @@ def gradient_errors(
         raise ValueError(
             f"gradient_errors: x of shape {x.shape} holds no numbers: there is nothing to check"
         )
-    if not (isinstance(eps, (int, float)) and 0 < eps < math.inf):
-        raise ValueError(f"gradient_errors: eps must be a positive number, got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"gradient_errors: eps must be a number, got {type(eps).__name__}")
+    try:
+        eps = float(eps)
+    except OverflowError:
+        eps = math.inf
+    if not 0 < eps < math.inf:
+        raise ValueError(f"gradient_errors: eps must be a positive finite number, got {eps!r}")
     if "x" in layer.params:
         raise ValueError(
             f"gradient_errors: {layer!r} has a parameter named 'x', the name of the input's "
@@ -156,7 +163,7 @@ def gradient_errors(
         )
     analytic_grads = {"x": dx} if dx is not None else {}  # None: built with input_grad=False
     for key in params:
-        if key not in analytic.grads:
+        if analytic.grads.get(key) is None:
             raise TypeError(f"gradient_errors: {layer!r}.backward did not fill grads[{key!r}]")
         analytic_grads[key] = analytic.grads[key]
     errors = {}

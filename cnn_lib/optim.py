@@ -20,6 +20,11 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+try:
+    from numpy.lib.array_utils import byte_bounds  # NumPy 2
+except ImportError:  # NumPy 1.x
+    from numpy import byte_bounds
+
 Parameters = Iterable[tuple[str, np.ndarray, "np.ndarray | None"]]
 
 
@@ -37,6 +42,14 @@ def _check_number(value, name: str, owner: str, low: float, high: float, closed:
 
 def _is_float_array(a) -> bool:
     return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _describe_item(item) -> str:
+    if isinstance(item, tuple):
+        return f"a tuple of {len(item)}"
+    if isinstance(item, np.ndarray):
+        return f"an array of shape {item.shape}"
+    return type(item).__name__
 
 
 def _describe(a) -> str:
@@ -79,10 +92,11 @@ class Optimizer:
         Raises RuntimeError for a missing gradient; TypeError for an array that is not floating
         point (an integer parameter cannot take a fractional step; an integer gradient would
         wrap around when squared) and for anything but (name, value, grad) tuples; ValueError
-        for a gradient of the wrong shape, a name given twice, parameters that share memory, a
-        read-only parameter, a parameter whose shape or type differs from the state kept under
-        its name, and an iterator that gives no parameters (an empty list is a model without
-        parameters, and changes nothing). Every parameter is checked before any changes: after
+        for a gradient of the wrong shape, a name given twice, parameters that share memory
+        with each other or with another parameter's gradient, a read-only parameter, a
+        parameter whose shape or type differs from the state kept under its name, and an
+        iterator that gives no parameters (an empty list is a model without parameters, and
+        changes nothing). Every parameter is checked before any changes: after
         an error, nothing has changed.
         """
         checked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -95,11 +109,13 @@ class Optimizer:
             if not isinstance(item, tuple) or len(item) != 3:
                 raise TypeError(
                     f"{self.name}: expected each parameter as a (name, value, grad) tuple, such "
-                    f"as model.parameters() gives, got {type(item).__name__} {item!r:.60}"
+                    f"as model.parameters() gives, got {_describe_item(item)}"
                 )
             name, value, grad = item
             if not isinstance(name, str):
-                raise TypeError(f"{self.name}: parameter names must be str, got {name!r:.60}")
+                raise TypeError(
+                    f"{self.name}: parameter names must be str, got {type(name).__name__}"
+                )
             if grad is None:
                 raise RuntimeError(
                     f"{self.name}: parameter {name!r} has no gradient; "
@@ -125,15 +141,10 @@ class Optimizer:
                     f"{self.name}: parameter {name!r} is read-only; the optimizer changes "
                     "parameters in place"
                 )
-            for other, (earlier, _) in checked.items():
-                if np.shares_memory(value, earlier):
-                    raise ValueError(
-                        f"{self.name}: parameters {other!r} and {name!r} share memory; each "
-                        "would be updated with the other's step too"
-                    )
-            self._check_parameter(name, value)
+            self._check_parameter(name, value, grad)
             self._check_state(name, value)
             checked[name] = (value, grad)
+        self._check_no_shared_memory(checked)
         if not checked and iter(parameters) is parameters:  # a list may be empty, an iterator
             raise ValueError(  # that gives nothing was most likely used up by an earlier step
                 f"{self.name}: the iterator of parameters gave none; was it used up by an "
@@ -143,8 +154,36 @@ class Optimizer:
         for name, (value, grad) in checked.items():
             self._update(name, value, grad, self.state.setdefault(name, {}))
 
-    def _check_parameter(self, name: str, value: np.ndarray) -> None:
+    def _check_parameter(self, name: str, value: np.ndarray, grad: np.ndarray) -> None:
         """Refuse a parameter this optimizer cannot update correctly (none, here)."""
+
+    def _check_no_shared_memory(self, checked: dict) -> None:
+        """Refuse parameters that share memory with each other, or with another parameter's
+        gradient: updating one would change the other before its own update.
+
+        Sorted by the first byte each array spans, an array can only share memory with those
+        spans still open when it starts, so few pairs are compared (np.shares_memory is exact,
+        and too slow to call for every pair of a model's parameters)."""
+        spans = []  # (first byte, end byte, name, "value" or "gradient", array)
+        for name, (value, grad) in checked.items():
+            for kind, array in (("value", value), ("gradient", grad)):
+                low, high = byte_bounds(array)
+                if high > low:  # an empty array shares no memory
+                    spans.append((low, high, name, kind, array))
+        spans.sort(key=lambda span: span[0])
+        open_spans: list = []
+        for low, high, name, kind, array in spans:
+            open_spans = [span for span in open_spans if span[1] > low]
+            for _, _, other, other_kind, other_array in open_spans:
+                harmless = (kind == other_kind == "gradient") or other == name
+                if not harmless and np.shares_memory(array, other_array):
+                    first, second = sorted([(other, other_kind), (name, kind)])
+                    raise ValueError(
+                        f"{self.name}: the {first[1]} of {first[0]!r} and the {second[1]} of "
+                        f"{second[0]!r} share memory: updating one parameter would change the "
+                        "other before its own update"
+                    )
+            open_spans.append((low, high, name, kind, array))
 
     def _check_state(self, name: str, value: np.ndarray) -> None:
         """Refuse a parameter that the state kept under its name was not made for."""
@@ -207,8 +246,8 @@ class Adam(Optimizer):
     joins late start at zero, so its first step needs the first step's correction, t = 1
     (PyTorch's ``torch.optim.Adam`` keeps the same count per parameter).
 
-    Parameters in float16 are refused (TypeError): eps = 1e-8 and the squares of small
-    gradients round to 0 there, and those of large ones overflow.
+    Parameters and gradients in float16 are refused (TypeError): eps = 1e-8 and the squares of
+    small gradients round to 0 there, and those of large ones overflow.
     """
 
     def __init__(
@@ -236,13 +275,14 @@ class Adam(Optimizer):
             f"weight_decay={self.weight_decay})"
         )
 
-    def _check_parameter(self, name, value):
-        if np.finfo(value.dtype).bits < 32:
-            raise TypeError(
-                f"{self.name}: parameter {name!r} is {value.dtype}, in which eps={self.eps} and "
-                "small squared gradients round to 0 and large ones overflow; use float32 or "
-                "float64"
-            )
+    def _check_parameter(self, name, value, grad):
+        for what, array in (("parameter", value), ("gradient", grad)):
+            if np.finfo(array.dtype).bits < 32:
+                raise TypeError(
+                    f"{self.name}: the {what} of {name!r} is {array.dtype}, in which eps="
+                    f"{self.eps} and the squares of small gradients round to 0 and those of "
+                    "large ones overflow; use float32 or float64"
+                )
 
     def _update(self, name, w, dw, state):
         beta1, beta2 = self.betas

@@ -262,7 +262,10 @@ class _ParameterNamedX(Dense):
     "make, x_shape, kwargs, error, words",
     [
         (lambda r: ReLU(), (0, 4), {}, ValueError, "x of shape (0, 4) holds no numbers"),
-        (lambda r: ReLU(), (2, 3), {"eps": 0}, ValueError, "eps must be a positive number, got 0"),
+        (lambda r: ReLU(), (2, 3), {"eps": 0}, ValueError, "eps must be a positive finite number"),
+        (lambda r: ReLU(), (2, 3), {"eps": 10**400}, ValueError, "positive finite number, got inf"),
+        (lambda r: ReLU(), (2, 3), {"eps": True}, TypeError, "eps must be a number, got bool"),
+        (lambda r: ReLU(), (2, 3), {"eps": "1e-6"}, TypeError, "eps must be a number, got str"),
         (lambda r: _WrongShapeDx(), (2, 3), {}, ValueError, "gave dx of shape (3, 2), expected"),
         (
             lambda r: _NoWeightGradient(3, 2, rng=r, dtype=np.float64),
@@ -279,8 +282,23 @@ class _ParameterNamedX(Dense):
             "has a parameter named 'x'",
         ),
     ],
-    ids=["empty-x", "eps-0", "dx-transposed", "grads-missing", "parameter-named-x"],
+    ids=[
+        "empty-x",
+        "eps-0",
+        "eps-huge",
+        "eps-bool",
+        "eps-str",
+        "dx-transposed",
+        "grads-missing",
+        "parameter-named-x",
+    ],
 )
 def test_what_the_check_cannot_judge_is_refused(make, x_shape, kwargs, error, words, rng):
     with pytest.raises(error, match=re.escape(words)):
         gradient_errors(make(rng), rng.standard_normal(x_shape), **kwargs)
+
+
+def test_eps_may_be_any_real_number_type(rng):
+    x = rng.standard_normal((2, 3))
+    for eps in (np.float32(1e-4), np.float64(1e-6), 1e-6):
+        assert check_gradients(ReLU(), x, eps=eps) < 1e-6

@@ -270,13 +270,20 @@ def test_a_parameter_in_the_other_byte_order_keeps_its_state():
 @pytest.mark.parametrize(
     "parameters, message",
     [
-        (lambda w: [("a", w, np.ones(3)), ("b", w, np.ones(3))], "'a' and 'b' share memory"),
+        (
+            lambda w: [("a", w, np.ones(3)), ("b", w, np.ones(3))],
+            "the value of 'a' and the value of 'b' share memory",
+        ),
         (
             lambda w: [("a", w[:2], np.ones(2)), ("b", w[1:], np.ones(2))],
-            "'a' and 'b' share memory",
+            "the value of 'a' and the value of 'b' share memory",
+        ),
+        (
+            lambda w: [("a", w, np.ones(3)), ("b", np.zeros(3), w)],  # b's gradient is a
+            "the value of 'a' and the gradient of 'b' share memory",
         ),
     ],
-    ids=["same-array", "overlapping-views"],
+    ids=["same-array", "overlapping-views", "gradient-is-another-parameter"],
 )
 def test_parameters_that_share_memory_are_refused(parameters, message):
     w = np.zeros(3)
@@ -287,9 +294,22 @@ def test_parameters_that_share_memory_are_refused(parameters, message):
 
 
 def test_views_of_one_array_that_do_not_overlap_are_two_parameters():
-    buffer = np.zeros(4)
-    SGD(1.0).step([("a", buffer[:2], np.ones(2)), ("b", buffer[2:], np.ones(2))])
-    np.testing.assert_array_equal(buffer, [-1, -1, -1, -1])
+    buffer, grads = np.zeros(6), np.ones(6)
+    parameters = [("a", buffer[:2], grads[:2]), ("b", buffer[2:4], grads[:2])]  # a gradient
+    parameters.append(("c", buffer[4:], buffer[4:].copy()))  # may be shared between parameters
+    SGD(1.0).step(parameters)
+    np.testing.assert_array_equal(buffer, [-1, -1, -1, -1, 0, 0])
+
+
+def test_the_memory_check_stays_cheap_for_many_parameters():
+    """Sorted by address, 2,000 separate parameters need no pairwise comparison: the check
+    must not call np.shares_memory about 2,000,000 times (it did, at first)."""
+    from unittest import mock
+
+    parameters = [(f"p{i}", np.zeros(4), np.ones(4)) for i in range(2000)]
+    with mock.patch("numpy.shares_memory", wraps=np.shares_memory) as shares:
+        SGD(1.0).step(parameters)
+    assert shares.call_count < 2000
 
 
 def test_a_used_up_iterator_is_refused_and_an_empty_list_changes_nothing():
@@ -310,9 +330,12 @@ def test_a_used_up_iterator_is_refused_and_an_empty_list_changes_nothing():
             None,
             "expected an iterable of (name, value, grad), such as model.parameters(), got NoneType",
         ),
-        ([("w", np.zeros(2))], "expected each parameter as a (name, value, grad) tuple"),
+        (
+            [("w", np.zeros(2))],
+            "(name, value, grad) tuple, such as model.parameters() gives, got a tuple of 2",
+        ),
         ({"w": (np.zeros(2), np.ones(2))}, "expected each parameter as a (name, value, grad)"),
-        ([(0, np.zeros(2), np.ones(2))], "parameter names must be str, got 0"),
+        ([(0, np.zeros(2), np.ones(2))], "parameter names must be str, got int"),
         (
             [("s", np.array(1.0), np.float64(1.0))],
             "got dtype float64 and a NumPy scalar (float64)",
@@ -327,8 +350,12 @@ def test_what_is_not_a_list_of_parameters_gets_a_clear_error(parameters, message
 
 def test_adam_refuses_float16_where_eps_rounds_to_zero():
     w = np.ones(3, np.float16)
-    with pytest.raises(TypeError, match=re.escape("parameter 'w' is float16, in which eps=1e-08")):
+    with pytest.raises(TypeError, match=re.escape("the parameter of 'w' is float16, in which eps")):
         Adam().step([("w", w, np.zeros(3, np.float16))])
+    w32 = np.ones(3, np.float32)
+    with pytest.raises(TypeError, match=re.escape("the gradient of 'w' is float16")):
+        Adam().step([("w", w32, np.full(3, 1e-4, np.float16))])  # mixed precision
+    np.testing.assert_array_equal(w32, 1)
     np.testing.assert_array_equal(w, 1)
     SGD(0.5).step([("w", w, np.ones(3, np.float16))])  # no eps, no squares: fine
     np.testing.assert_array_equal(w, 0.5)
