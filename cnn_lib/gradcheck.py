@@ -94,8 +94,8 @@ def gradient_errors(
     Raises TypeError for x that is not floating point, for a layer whose float64 copy does not
     compute in float64 (one that converts inside cannot be checked this way), for an object
     that is not one layer (a `Sequential`, say), for a backward that returns None from a layer
-    that was not built with ``input_grad=False`` or leaves a parameter's gradient out;
-    and for an eps that is not a number; ValueError for a gradient of the wrong shape, an eps
+    that was not built with ``input_grad=False`` or leaves a parameter's gradient out, and for
+    an eps that is not a number. Raises ValueError for a gradient of the wrong shape, an eps
     that is not positive and finite, a parameter named "x", and when there is nothing to check
     (an empty x, or no dx and no parameters).
     """

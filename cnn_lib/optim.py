@@ -96,8 +96,8 @@ class Optimizer:
         with each other or with another parameter's gradient, a read-only parameter, a
         parameter whose shape or type differs from the state kept under its name, and an
         iterator that gives no parameters (an empty list is a model without parameters, and
-        changes nothing). Every parameter is checked before any changes: after
-        an error, nothing has changed.
+        changes nothing). Every parameter is checked before any changes: after an error,
+        nothing has changed.
         """
         checked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if isinstance(parameters, (str, bytes)) or not hasattr(parameters, "__iter__"):
@@ -276,10 +276,10 @@ class Adam(Optimizer):
         )
 
     def _check_parameter(self, name, value, grad):
-        for what, array in (("parameter", value), ("gradient", grad)):
+        for what, array in ((f"parameter {name!r}", value), (f"the gradient of {name!r}", grad)):
             if np.finfo(array.dtype).bits < 32:
                 raise TypeError(
-                    f"{self.name}: the {what} of {name!r} is {array.dtype}, in which eps="
+                    f"{self.name}: {what} is {array.dtype}, in which eps="
                     f"{self.eps} and the squares of small gradients round to 0 and those of "
                     "large ones overflow; use float32 or float64"
                 )

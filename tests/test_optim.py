@@ -350,7 +350,7 @@ def test_what_is_not_a_list_of_parameters_gets_a_clear_error(parameters, message
 
 def test_adam_refuses_float16_where_eps_rounds_to_zero():
     w = np.ones(3, np.float16)
-    with pytest.raises(TypeError, match=re.escape("the parameter of 'w' is float16, in which eps")):
+    with pytest.raises(TypeError, match=re.escape("parameter 'w' is float16, in which eps")):
         Adam().step([("w", w, np.zeros(3, np.float16))])
     w32 = np.ones(3, np.float32)
     with pytest.raises(TypeError, match=re.escape("the gradient of 'w' is float16")):
