@@ -13,14 +13,15 @@ and frees reuse the same memory from step to step; many mean that glibc's malloc
 freed blocks back to the system and gets them again at the next step, which happens in a
 process that has not yet freed a large block (loading a dataset does; so does importing
 PyTorch). ``--without-pytorch`` times cnn_lib alone, without importing PyTorch, and shows it;
-``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864`` (both: one alone makes it
-worse) in the environment removes those page faults.
+``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864`` in the environment removes
+those page faults. Set both: setting either one turns off malloc's own adjustment of the other,
+which then stays at its small default, and the step pays more page faults than before.
 
 Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
 markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
 
-    python benchmarks/bench_training.py [--threads 1 2] [--steps 10] [--rounds 20] [--no-write]
-                                        [--without-pytorch]
+    python benchmarks/bench_training.py [--threads 1 2] [--batch-size 32] [--steps 10]
+                                        [--rounds 20] [--no-write] [--without-pytorch]
 """
 
 from __future__ import annotations

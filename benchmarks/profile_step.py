@@ -9,18 +9,20 @@ Three tables, printed (nothing is written to RESULTS.md):
    (four forward, four backward). For each, the medians of: when the calling thread starts its
    part, how long its part takes, when the other thread starts its part (the hand-off), how
    long that part takes, and the call's whole time, all in microseconds from the call's start.
-   Half of the layer's one-thread time in table 1 is the yardstick for a part: run side by
-   side, parts take longer.
-3. Why parts take longer side by side: one matrix multiply and one pass over memory (an add of
-   8 MB arrays), each alone and at the same time as the same work in a second thread.
+   Calls in which one thread did both parts (the other starting too late) are left out and
+   counted. Half of the layer's one-thread time in table 1 is the yardstick for a part: run
+   side by side, parts take longer.
+3. Why parts take longer side by side: one matrix multiply and one pass over memory (the sum
+   of two 8 MB arrays into a third), each alone and at the same time as the same work in a
+   second thread.
 
     python benchmarks/profile_step.py [--steps 300]
 
 Run it on a quiet machine: other programs change every figure. Before timing, the script frees
 one array of 16 MiB, as loading a dataset does in a training run: from then on glibc's malloc
 keeps the step's freed arrays for reuse instead of handing them back to the system, and a step
-pays no page faults (bench_training.py's docstring says more). The page faults per step are
-printed with table 1.
+pays no page faults (bench_training.py's docstring says more). The page faults per timed step
+are printed with table 1.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ from cnn_lib.model import reference_cnn
 WARM_UP = 30  # steps left out of every median
 
 
-def layer_times(threads: int, n_steps: int) -> tuple[list[str], np.ndarray]:
+def layer_times(threads: int, n_steps: int) -> tuple[list[str], np.ndarray, float]:
     """Seconds of each piece of a step: rows (forward per layer, backward per layer, loss,
-    update), columns the steps after the warm-up."""
+    update), columns the steps after the warm-up; and the page faults per step after it."""
     from cnn_lib.losses import SoftmaxCrossEntropy
     from cnn_lib.optim import Adam
 
@@ -63,6 +65,8 @@ def layer_times(threads: int, n_steps: int) -> tuple[list[str], np.ndarray]:
     clock = time.perf_counter
     with parallel.threads(threads):
         for step in range(WARM_UP + n_steps):
+            if step == WARM_UP:
+                faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             times = []
             x = xs[step % 16]
             for layer in layers:
@@ -83,7 +87,8 @@ def layer_times(threads: int, n_steps: int) -> tuple[list[str], np.ndarray]:
             update_time = clock() - start
             if step >= WARM_UP:
                 seconds[:, step - WARM_UP] = times + backward + [loss_time, update_time]
-    return names, seconds
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / n_steps
+    return names, seconds, faults
 
 
 def region_timeline(n_steps: int) -> list[tuple[str, dict[str, float]]]:
@@ -117,6 +122,9 @@ def region_timeline(n_steps: int) -> list[tuple[str, dict[str, float]]]:
                     continue
                 for k, (name, t0, t1, parts) in enumerate(calls):
                     row = per_call[(k, name)]
+                    if len({in_main for in_main, _, _ in parts}) < 2:  # one thread did both
+                        row["one thread did both"].append(1.0)
+                        continue
                     row["total"].append(t1 - t0)
                     for in_main, began, ended in parts:
                         who = "main" if in_main else "other"
@@ -125,7 +133,13 @@ def region_timeline(n_steps: int) -> list[tuple[str, dict[str, float]]]:
     finally:
         cnn_lib.conv.for_batch = cnn_lib.pool.for_batch = original
     return [
-        (f"{k} {name}", {key: float(np.median(v)) * 1e6 for key, v in row.items()})
+        (
+            f"{k} {name}",
+            {
+                key: (len(v) if key == "one thread did both" else float(np.median(v)) * 1e6)
+                for key, v in row.items()
+            },
+        )
         for (k, name), row in per_call.items()
     ]
 
@@ -136,16 +150,17 @@ def side_by_side(repeats: int = 300) -> list[tuple[str, float, float]]:
     w = rng.standard_normal((144, 32)).astype(np.float32)  # the second convolution's w_mat.T
     dy = [rng.standard_normal((16, 32, 196)).astype(np.float32) for _ in range(2)]
     dcols = [np.empty((16, 144, 196), np.float32) for _ in range(2)]
-    a = [rng.standard_normal(2_000_000).astype(np.float32) for _ in range(2)]
+    a, b = ([rng.standard_normal(2_000_000).astype(np.float32) for _ in range(2)] for _ in "ab")
     out = [np.empty_like(v) for v in a]
     work = {
         "matrix multiply (144, 32) @ (16, 32, 196)": lambda k: np.matmul(w, dy[k], out=dcols[k]),
-        "add of two 8 MB arrays": lambda k: np.add(a[k], 1.0, out=out[k]),
+        "sum of two 8 MB arrays into a third": lambda k: np.add(a[k], b[k], out=out[k]),
     }
     results = []
     with parallel.threads(1):  # BLAS on one thread
         for name, f in work.items():
-            alone = min(timeit.repeat(lambda f=f: f(0), number=repeats // 10, repeat=10))
+            f(0)  # warm-up
+            alone = timeit.timeit(lambda f=f: f(0), number=repeats) / repeats  # as below, alone
             seconds = [0.0, 0.0]
             barrier = threading.Barrier(2)
 
@@ -160,7 +175,7 @@ def side_by_side(repeats: int = 300) -> list[tuple[str, float, float]]:
             other.start()
             run(0)
             other.join()
-            results.append((name, alone / (repeats // 10) * 1e6, max(seconds) * 1e6))
+            results.append((name, alone * 1e6, max(seconds) * 1e6))
     return results
 
 
@@ -170,26 +185,27 @@ def main() -> None:
     args = parser.parse_args()
 
     np.ones(4 * 2**20, np.float32)  # 16 MiB made and freed at once, as data loading does
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    names, one = layer_times(1, args.steps)
-    _, two = layer_times(2, args.steps)
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (2 * args.steps)
+    names, one, faults_one = layer_times(1, args.steps)
+    _, two, faults_two = layer_times(2, args.steps)
     m1, m2 = np.median(one, axis=1) * 1e3, np.median(two, axis=1) * 1e3
     print("1. A training step, piece by piece (median ms)\n")
     print(f"{'piece':<72} {'1 thread':>9} {'2 threads':>10} {'gain':>6}")
     for name, a, b in zip(names, m1, m2, strict=True):
         print(f"{name:<72} {a:9.3f} {b:10.3f} {a / b:6.2f}")
     print(f"{'sum of the pieces':<72} {m1.sum():9.3f} {m2.sum():10.3f} {m1.sum() / m2.sum():6.2f}")
-    print(f"page faults per step, both runs and the model's set-up included: {faults:.1f}")
+    print(f"page faults per timed step: {faults_one:.2f} on 1 thread, {faults_two:.2f} on 2")
 
     print("\n2. The parallel regions of a step on two threads (median microseconds)\n")
     header = ("call", "main starts", "main part", "other starts", "other part", "total")
-    print(f"{header[0]:<22}" + "".join(f"{h:>14}" for h in header[1:]))
+    print(f"{header[0]:<22}" + "".join(f"{h:>14}" for h in header[1:]) + "  left out")
     for name, row in region_timeline(args.steps):
         keys = ("main_start", "main_part", "other_start", "other_part", "total")
-        print(f"{name:<22}" + "".join(f"{row.get(k, float('nan')):14.1f}" for k in keys))
+        cells = "".join(f"{row.get(k, float('nan')):14.1f}" for k in keys)
+        print(f"{name:<22}{cells}  {row.get('one thread did both', 0):8d}")
+    print("(left out: calls in which one thread did both parts, the other not starting in time)")
 
-    print("\n3. Alone and side by side (microseconds per call, the slower thread's)\n")
+    print("\n3. Alone and side by side (microseconds per call: the mean of 300 calls in a row;")
+    print("   side by side, the slower thread's)\n")
     for name, alone, together in side_by_side():
         print(f"{name:<44} alone {alone:8.1f}   side by side {together:8.1f}")
     print()
