@@ -5,6 +5,7 @@ They run in constructors and at the top of `forward`/`backward`, never inside th
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -149,3 +150,27 @@ def check_grad_shape(dy, expected: tuple[int, ...], owner: str) -> np.ndarray:
             f"{owner}: expected dy of shape {tuple(expected)} (the forward output), got {dy.shape}"
         )
     return dy
+
+
+def check_number(value, name: str, owner: str, low: float, high: float, closed: str) -> float:
+    """``value`` as a float, if it is a real number in the interval from ``low`` to ``high``:
+    ``closed`` says which ends belong to it, "[)" for [low, high), "()" for (low, high), ....
+
+    Raises TypeError for anything but a real number (bools and nan included) and ValueError for
+    a number outside the interval; an integer too large for a float counts as infinite.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf if value > 0 else -math.inf
+    if math.isnan(number):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+    ok_low = number >= low if closed[0] == "[" else number > low
+    ok_high = number <= high if closed[1] == "]" else number < high
+    if not (ok_low and ok_high):
+        interval = f"{closed[0]}{low}, {high}{closed[1]}"
+        shown = repr(value) if math.isfinite(number) else repr(number)
+        raise ValueError(f"{owner}: {name} must lie in {interval}, got {shown}")
+    return number

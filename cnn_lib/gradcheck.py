@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import as_floats
+from ._checks import as_floats, check_number
 
 
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -114,14 +113,7 @@ def gradient_errors(
         raise ValueError(
             f"gradient_errors: x of shape {x.shape} holds no numbers: there is nothing to check"
         )
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise TypeError(f"gradient_errors: eps must be a number, got {type(eps).__name__}")
-    try:
-        eps = float(eps)
-    except OverflowError:
-        eps = math.inf
-    if not 0 < eps < math.inf:
-        raise ValueError(f"gradient_errors: eps must be a positive finite number, got {eps!r}")
+    eps = check_number(eps, "eps", "gradient_errors", 0.0, math.inf, "()")
     if "x" in layer.params:
         raise ValueError(
             f"gradient_errors: {layer!r} has a parameter named 'x', the name of the input's "

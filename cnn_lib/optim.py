@@ -25,19 +25,9 @@ try:
 except ImportError:  # NumPy 1.x
     from numpy import byte_bounds
 
+from ._checks import check_number
+
 Parameters = Iterable[tuple[str, np.ndarray, "np.ndarray | None"]]
-
-
-def _check_number(value, name: str, owner: str, low: float, high: float, closed: str) -> float:
-    """Accept a real number in [low, high) (closed="[)"), (low, high) (closed="()"), ...."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
-    ok_low = value >= low if closed[0] == "[" else value > low
-    ok_high = value <= high if closed[1] == "]" else value < high
-    if not (ok_low and ok_high):
-        interval = f"{closed[0]}{low}, {high}{closed[1]}"
-        raise ValueError(f"{owner}: {name} must lie in {interval}, got {value!r}")
-    return float(value)
 
 
 def _is_float_array(a) -> bool:
@@ -80,7 +70,7 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float) -> None:
         # A learning-rate schedule sets lr between epochs; it is checked every time.
-        self._lr = _check_number(value, "lr", self.name, 0.0, math.inf, "()")
+        self._lr = check_number(value, "lr", self.name, 0.0, math.inf, "()")
 
     def step(self, parameters: Parameters) -> None:
         """Update every parameter in place from its gradient.
@@ -213,8 +203,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
         super().__init__(lr)
-        self.momentum = _check_number(momentum, "momentum", self.name, 0.0, 1.0, "[)")
-        self.weight_decay = _check_number(
+        self.momentum = check_number(momentum, "momentum", self.name, 0.0, 1.0, "[)")
+        self.weight_decay = check_number(
             weight_decay, "weight_decay", self.name, 0.0, math.inf, "[)"
         )
 
@@ -261,11 +251,11 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"{self.name}: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
-            _check_number(betas[0], "betas[0]", self.name, 0.0, 1.0, "[)"),
-            _check_number(betas[1], "betas[1]", self.name, 0.0, 1.0, "[)"),
+            check_number(betas[0], "betas[0]", self.name, 0.0, 1.0, "[)"),
+            check_number(betas[1], "betas[1]", self.name, 0.0, 1.0, "[)"),
         )
-        self.eps = _check_number(eps, "eps", self.name, 0.0, math.inf, "()")
-        self.weight_decay = _check_number(
+        self.eps = check_number(eps, "eps", self.name, 0.0, math.inf, "()")
+        self.weight_decay = check_number(
             weight_decay, "weight_decay", self.name, 0.0, math.inf, "[)"
         )
 
@@ -309,8 +299,8 @@ def cosine_schedule(lr: float, epochs: int, final_fraction: float = 0.05) -> Cal
     the last epoch. Large steps early cover ground; small steps late settle into a minimum.
     Use it as ``fit(..., lr_schedule=cosine_schedule(1e-3, epochs))``.
     """
-    lr = _check_number(lr, "lr", "cosine_schedule", 0.0, math.inf, "()")
-    final_fraction = _check_number(final_fraction, "final_fraction", "cosine_schedule", 0, 1, "[]")
+    lr = check_number(lr, "lr", "cosine_schedule", 0.0, math.inf, "()")
+    final_fraction = check_number(final_fraction, "final_fraction", "cosine_schedule", 0, 1, "[]")
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"cosine_schedule: epochs must be an int >= 0, got {epochs!r}")
 

@@ -262,10 +262,10 @@ class _ParameterNamedX(Dense):
     "make, x_shape, kwargs, error, words",
     [
         (lambda r: ReLU(), (0, 4), {}, ValueError, "x of shape (0, 4) holds no numbers"),
-        (lambda r: ReLU(), (2, 3), {"eps": 0}, ValueError, "eps must be a positive finite number"),
-        (lambda r: ReLU(), (2, 3), {"eps": 10**400}, ValueError, "positive finite number, got inf"),
-        (lambda r: ReLU(), (2, 3), {"eps": True}, TypeError, "eps must be a number, got bool"),
-        (lambda r: ReLU(), (2, 3), {"eps": "1e-6"}, TypeError, "eps must be a number, got str"),
+        (lambda r: ReLU(), (2, 3), {"eps": 0}, ValueError, "eps must lie in (0.0, inf), got 0"),
+        (lambda r: ReLU(), (2, 3), {"eps": 10**400}, ValueError, "must lie in (0.0, inf), got inf"),
+        (lambda r: ReLU(), (2, 3), {"eps": True}, TypeError, "eps must be a number, got True"),
+        (lambda r: ReLU(), (2, 3), {"eps": "1e-6"}, TypeError, "eps must be a number, got '1e-6'"),
         (lambda r: _WrongShapeDx(), (2, 3), {}, ValueError, "gave dx of shape (3, 2), expected"),
         (
             lambda r: _NoWeightGradient(3, 2, rng=r, dtype=np.float64),

@@ -122,6 +122,7 @@ def test_step_with_wrong_gradient_shape_changes_nothing():
         (lambda: Adam(betas=(0.9, 1.0)), r"betas\[1\] must lie in \[0.0, 1.0\), got 1.0"),
         (lambda: Adam(betas=(-0.1, 0.9)), r"betas\[0\] must lie in"),
         (lambda: Adam(eps=0.0), r"eps must lie in \(0.0, inf\), got 0.0"),
+        (lambda: SGD(lr=10**400), r"lr must lie in \(0.0, inf\), got inf"),  # beyond float
     ],
 )
 def test_bad_hyperparameters_are_rejected(make, message):
