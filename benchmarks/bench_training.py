@@ -55,13 +55,19 @@ START, END = "<!-- training-benchmark:start -->", "<!-- training-benchmark:end -
 BATCHES = 16  # distinct batches, visited in turn
 
 
-def cnn_lib_step(batch_size: int):
-    """A function that runs one training step of reference_cnn on the next batch."""
+def cnn_lib_setup(batch_size: int):
+    """What a cnn_lib step needs: xs (BATCHES, batch_size, 1, 28, 28) float32 images, ys
+    (BATCHES, batch_size) labels, reference_cnn, its loss and its Adam optimizer."""
     rng = np.random.default_rng(0)
     xs = rng.random((BATCHES, batch_size, 1, 28, 28), dtype=np.float32)
     ys = rng.integers(0, 10, size=(BATCHES, batch_size))
     model = reference_cnn(rng=np.random.default_rng(1))
-    loss, optimizer = SoftmaxCrossEntropy(), Adam(lr=2e-3)
+    return xs, ys, model, SoftmaxCrossEntropy(), Adam(lr=2e-3)
+
+
+def cnn_lib_step(batch_size: int):
+    """A function that runs one training step of reference_cnn on the next batch."""
+    xs, ys, model, loss, optimizer = cnn_lib_setup(batch_size)
     i = 0
 
     def step():

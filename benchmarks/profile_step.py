@@ -35,13 +35,12 @@ import timeit
 from collections import defaultdict
 
 import numpy as np
-from bench_training import cnn_lib_step
+from bench_training import BATCHES, cnn_lib_setup, cnn_lib_step
 from common import machine_line
 
 import cnn_lib.conv
 import cnn_lib.pool
 from cnn_lib import parallel
-from cnn_lib.model import reference_cnn
 
 WARM_UP = 30  # steps left out of every median
 
@@ -49,14 +48,7 @@ WARM_UP = 30  # steps left out of every median
 def layer_times(threads: int, n_steps: int) -> tuple[list[str], np.ndarray, float]:
     """Seconds of each piece of a step: rows (forward per layer, backward per layer, loss,
     update), columns the steps after the warm-up; and the page faults per step after it."""
-    from cnn_lib.losses import SoftmaxCrossEntropy
-    from cnn_lib.optim import Adam
-
-    rng = np.random.default_rng(0)
-    xs = rng.random((16, 32, 1, 28, 28), dtype=np.float32)
-    ys = rng.integers(0, 10, size=(16, 32))
-    model = reference_cnn(rng=np.random.default_rng(1))
-    loss, optimizer = SoftmaxCrossEntropy(), Adam(lr=2e-3)
+    xs, ys, model, loss, optimizer = cnn_lib_setup(32)  # as bench_training.py's steps
     layers = model.layers
     names = [f"{i:2d} {layer!r} forward" for i, layer in enumerate(layers)]
     names += [f"{i:2d} {layer!r} backward" for i, layer in enumerate(layers)]
@@ -68,13 +60,13 @@ def layer_times(threads: int, n_steps: int) -> tuple[list[str], np.ndarray, floa
             if step == WARM_UP:
                 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             times = []
-            x = xs[step % 16]
+            x = xs[step % BATCHES]
             for layer in layers:
                 start = clock()
                 x = layer.forward(x, training=True)
                 times.append(clock() - start)
             start = clock()
-            loss.forward(x, ys[step % 16])
+            loss.forward(x, ys[step % BATCHES])
             dy = loss.backward()
             loss_time = clock() - start
             backward = [0.0] * len(layers)
