@@ -20,14 +20,25 @@ which then stays at its small default, and the step pays more page faults than b
 Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
 markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
 
+Between two parallel regions, PyTorch's OpenMP threads (GNU OpenMP, in its Linux builds) keep
+spinning on their cores for a while, so the next region starts at once; cnn_lib's threads sleep
+until they are given a part, and a sleeping thread takes tens of microseconds to wake, more
+after a long sleep (benchmarks/profile_step.py measures it). ``--pytorch-threads-sleep`` sets
+``OMP_WAIT_POLICY=PASSIVE`` before PyTorch is imported, so that its threads sleep too, and
+writes its table into a section of its own: the difference between the two tables is what
+spinning threads are worth to PyTorch's step.
+
     python benchmarks/bench_training.py [--threads 1 2] [--batch-size 32] [--steps 10]
                                         [--rounds 20] [--no-write] [--without-pytorch]
+                                        [--pytorch-threads-sleep]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import sys
 
 import numpy as np
 from common import machine_line, time_in_turns, write_section
@@ -52,6 +63,8 @@ def import_pytorch() -> None:
 
 
 START, END = "<!-- training-benchmark:start -->", "<!-- training-benchmark:end -->"
+SLEEP_START = "<!-- training-benchmark-threads-sleep:start -->"
+SLEEP_END = "<!-- training-benchmark-threads-sleep:end -->"
 BATCHES = 16  # distinct batches, visited in turn
 
 
@@ -140,9 +153,23 @@ def main() -> None:
     parser.add_argument(
         "--without-pytorch", action="store_true", help="time cnn_lib alone, PyTorch not imported"
     )
+    parser.add_argument(
+        "--pytorch-threads-sleep",
+        action="store_true",
+        help="PyTorch's OpenMP threads sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE), "
+        "as cnn_lib's do; written to a section of its own",
+    )
     args = parser.parse_args()
+    if args.pytorch_threads_sleep:
+        if args.without_pytorch:
+            parser.error("--pytorch-threads-sleep needs PyTorch: leave out --without-pytorch")
+        if "torch" in sys.modules:
+            raise RuntimeError("PyTorch was imported before OMP_WAIT_POLICY could be set")
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read once, when OpenMP starts
     if not args.without_pytorch:
         import_pytorch()
+    if args.pytorch_threads_sleep and torch is None:
+        parser.error("--pytorch-threads-sleep needs PyTorch, which is not installed")
 
     steps = {"cnn_lib": cnn_lib_step(args.batch_size)}
     if torch is not None:
@@ -164,29 +191,37 @@ def main() -> None:
             f"| {n} | {t['cnn_lib'] * 1e3:.2f} | {N / t['cnn_lib']:,.0f} {torch_cells} "
             f"| {t['faults']:,.0f} |"
         )
+    start, end, heading, command = START, END, "## Training steps of the reference CNN", ""
+    how = (
+        ", cnn_lib and PyTorch timed in turns. Below 1 in the column cnn_lib / PyTorch means "
+        "cnn_lib is faster."
+        if torch is not None
+        else ", cnn_lib alone (PyTorch not imported)."
+    )
+    if args.pytorch_threads_sleep:
+        start, end, command = SLEEP_START, SLEEP_END, " --pytorch-threads-sleep"
+        heading = "## Training steps, PyTorch's threads sleeping between parallel regions"
+        how += (
+            " With `OMP_WAIT_POLICY=PASSIVE`, PyTorch's OpenMP threads sleep between parallel "
+            "regions instead of spinning, as cnn_lib's threads do."
+        )
     text = "\n".join(
         [
-            START,
-            "## Training steps of the reference CNN",
+            start,
+            heading,
             "",
-            f"Measured by `python benchmarks/bench_training.py`: batch of {N}, Adam, dropout on; "
-            f"the fastest of {args.rounds} rounds of {args.steps} steps"
-            + (
-                ", cnn_lib and PyTorch timed in turns. Below 1 in the column cnn_lib / PyTorch "
-                "means cnn_lib is faster."
-                if torch is not None
-                else ", cnn_lib alone (PyTorch not imported)."
-            ),
+            f"Measured by `python benchmarks/bench_training.py{command}`: batch of {N}, Adam, "
+            f"dropout on; the fastest of {args.rounds} rounds of {args.steps} steps" + how,
             "",
             *lines,
             "",
             machine_line(torch),
-            END,
+            end,
         ]
     )
     print(text)
     if not args.no_write:
-        write_section(START, END, text)
+        write_section(start, end, text)
 
 
 if __name__ == "__main__":
