@@ -5,9 +5,9 @@ dL/dx = backward(g), so one scalar tests the whole Jacobian in a random directio
 
 It runs in float64, always. A difference quotient (L(x + eps) - L(x - eps)) / (2 eps) divides
 the rounding error of L by 2 eps: float64 keeps about 16 significant digits, so with eps = 1e-6
-a right gradient agrees to about 1e-10 and a wrong one is off by 1e-1 or more. float32 keeps
-about 7 digits, so the rounding error alone is then as large as a wrong gradient's (relative
-errors near 0.1 for correct float32 layers). `gradient_errors` therefore checks a float64 copy
+that error is about 1e-10, a right gradient typically agrees to 1e-7 or better, and the usual
+mistakes are off by 1e-2 or more. float32 keeps about 7 digits, so the rounding error alone is
+then as large as a wrong gradient's (relative errors near 0.1 for correct float32 layers). `gradient_errors` therefore checks a float64 copy
 of the layer on a float64 copy of the input, and `numerical_gradient` refuses anything less
 precise than float64.
 """

@@ -79,7 +79,10 @@ class Conv2D(Layer):
     """2-D convolution (cross-correlation, as in PyTorch).
 
     x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out), with
-    H_out = floor((H + 2 * padding - kh) / stride) + 1 (and likewise W_out).
+    H_out = floor((H + top + bottom - kh) / stride_h) + 1 (and likewise W_out), where
+    ``self.pads = (top, bottom, left, right)`` is ``padding`` resolved: an int p pads p on every
+    side, a pair (ph, pw) ph at the top and bottom and pw at the sides, "valid" nothing, and
+    "same" (stride 1 only) k - 1 rows and columns in all, so that H_out = H and W_out = W.
     params["w"] : (out_channels, in_channels, kh, kw), params["b"] : (out_channels,)
 
     ``input_grad=False`` is for a network's first layer, whose input is data: nothing needs
