@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from ._checks import as_int
 
 _threads = 1  # how many parts `for_batch` cuts a batch into
+_local = threading.local()  # .in_part: True while this thread works on a part of a batch
 _pool: ThreadPoolExecutor | None = None  # kept between calls: starting threads costs time
 _pool_workers = 0
 
@@ -98,7 +99,7 @@ class _Parts:
         self.left = len(parts)  # parts not finished yet
         self.lock = threading.Lock()
         self.finished = threading.Event()
-        self.errors: list[Exception] = []
+        self.errors: list[BaseException] = []
 
     def run(self) -> None:
         """Work on parts until none is left to start."""
@@ -107,14 +108,17 @@ class _Parts:
                 start, stop = self.todo.popleft()  # atomic: no part is taken twice
             except IndexError:
                 return
+            _local.in_part = True
             try:
                 self.work(start, stop)
-            except Exception as error:  # the other parts go on; for_batch raises it
-                self.errors.append(error)
-            with self.lock:
-                self.left -= 1
-                if self.left == 0:
-                    self.finished.set()
+            except BaseException as error:  # SystemExit too: the other parts go on, and
+                self.errors.append(error)  # for_batch raises it once they have finished
+            finally:
+                _local.in_part = False
+                with self.lock:
+                    self.left -= 1
+                    if self.left == 0:
+                        self.finished.set()
 
 
 def for_batch(work: Callable[[int, int], None], N: int) -> None:
@@ -126,10 +130,12 @@ def for_batch(work: Callable[[int, int], None], N: int) -> None:
     no other thread has started: on a busy machine, where a thread can wait a long time for a
     core, the batch then takes about as long as on one thread (measured: up to about 15%
     longer, the cost of handing out the parts and of the threads competing). An exception in a
-    part is raised here, once every part has finished.
+    part is raised here, once every part has finished. Called from inside a part (a
+    ``for_batch`` within ``work``), it is ``work(0, N)`` in the calling thread: that thread's
+    part is already one of the batch's parts.
     """
     parts = split(N, _threads)
-    if len(parts) == 1:
+    if len(parts) == 1 or getattr(_local, "in_part", False):
         work(0, N)
         return
     batch = _Parts(work, parts)

@@ -82,6 +82,52 @@ def test_for_batch_raises_a_failure_of_any_part_after_all_parts_finished():
     assert sorted(done) == [0, 4]
 
 
+def test_a_part_that_raises_systemexit_in_a_pool_thread_does_not_hang_the_batch():
+    # Any BaseException, not only Exception: the part still counts as finished, and for_batch
+    # raises it. Run in a thread of its own, so that a hang fails the test instead of stopping it.
+    in_pool = threading.Event()
+    outcome = {}
+
+    def work(start, stop):
+        if threading.current_thread() is not caller:
+            in_pool.set()
+            raise SystemExit(f"part {start}:{stop} gave up")
+        in_pool.wait(5)  # the calling thread's part lasts until a pool thread has taken one
+
+    def call():
+        try:
+            with parallel.threads(2):
+                parallel.for_batch(work, 4)
+        except BaseException as error:
+            outcome["error"] = error
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    caller.join(20)
+    assert not caller.is_alive(), "for_batch did not return"
+    assert in_pool.is_set()
+    assert isinstance(outcome.get("error"), SystemExit)
+    assert "gave up" in str(outcome["error"])
+
+
+def test_for_batch_inside_a_part_runs_in_that_part_s_thread():
+    # A nested for_batch, even under a larger thread count, neither grows nor waits for the pool
+    # that runs the outer part (it used to shut that pool down from one of its own threads).
+    calls = []
+
+    def inner(start, stop):
+        calls.append((start, stop, threading.current_thread().name))
+
+    def outer(start, stop):
+        with parallel.threads(4):
+            parallel.for_batch(inner, 8)
+
+    with parallel.threads(2):
+        parallel.for_batch(outer, 2)
+    assert len(calls) == 2 and all((a, b) == (0, 8) for a, b, _ in calls)
+    assert len({name for *_, name in calls}) == 2  # each outer part did its inner batch itself
+
+
 def test_the_calling_thread_takes_the_parts_no_other_thread_started():
     # The pool's only thread is kept busy: for_batch must not wait for it, but do every part.
     release = threading.Event()
