@@ -7,9 +7,9 @@ It runs in float64, always. A difference quotient (L(x + eps) - L(x - eps)) / (2
 the rounding error of L by 2 eps: float64 keeps about 16 significant digits, so with eps = 1e-6
 that error is about 1e-10, a right gradient typically agrees to 1e-7 or better, and the usual
 mistakes are off by 1e-2 or more. float32 keeps about 7 digits, so the rounding error alone is
-then as large as a wrong gradient's (relative errors near 0.1 for correct float32 layers). `gradient_errors` therefore checks a float64 copy
-of the layer on a float64 copy of the input, and `numerical_gradient` refuses anything less
-precise than float64.
+then as large as a wrong gradient's (relative errors near 0.1 for correct float32 layers).
+`gradient_errors` therefore checks a float64 copy of the layer on a float64 copy of the input,
+and `numerical_gradient` refuses anything less precise than float64.
 """
 
 from __future__ import annotations
