@@ -12,18 +12,20 @@ memory; counted over 50 steps after the timing). About none means that the array
 and frees reuse the same memory from step to step; many mean that glibc's malloc hands large
 freed blocks back to the system and gets them again at the next step, which happens in a
 process that has not yet freed a large block (loading a dataset does; so does importing
-PyTorch). ``--without-pytorch`` times cnn_lib alone, without importing PyTorch, and shows it;
+PyTorch). ``--without-pytorch`` times cnn_lib alone, without importing PyTorch, and shows them;
 ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864`` in the environment removes
 those page faults. Set both: setting either one turns off malloc's own adjustment of the other,
 which then stays at its small default, and the step pays more page faults than before.
 
 Prints a table and writes it into benchmarks/RESULTS.md (between the training-benchmark
-markers). PyTorch is optional (`pip install torch==2.13.0`); without it only cnn_lib is timed.
+markers; ``--no-write`` only prints). PyTorch is optional (`pip install torch==2.13.0`); without
+it only cnn_lib is timed.
 
 Between two parallel regions, PyTorch's OpenMP threads (GNU OpenMP, in its Linux builds) keep
 spinning on their cores for a while, so the next region starts at once; cnn_lib's threads sleep
-until they are given a part, and a sleeping thread takes tens of microseconds to wake, more
-after a long sleep (benchmarks/profile_step.py measures it). ``--pytorch-threads-sleep`` sets
+until they are given a part, and a sleeping thread takes tens of microseconds to wake, more in
+the first call of a step, after sleeping through the step's single-threaded end
+(benchmarks/profile_step.py measures both). ``--pytorch-threads-sleep`` sets
 ``OMP_WAIT_POLICY=PASSIVE`` before PyTorch is imported, so that its threads sleep too, and
 writes its table into a section of its own: the difference between the two tables is what
 spinning threads are worth to PyTorch's step.
@@ -205,6 +207,8 @@ def main() -> None:
             " With `OMP_WAIT_POLICY=PASSIVE`, PyTorch's OpenMP threads sleep between parallel "
             "regions instead of spinning, as cnn_lib's threads do."
         )
+    elif torch is not None and os.environ.get("OMP_WAIT_POLICY"):  # set by the user
+        how += f" `OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}` was set."
     text = "\n".join(
         [
             start,

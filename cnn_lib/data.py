@@ -7,7 +7,9 @@ then ``ndim`` big-endian uint32 dimensions, then the numbers themselves, big-end
 `load_fashion_mnist` and `load_mnist` look for the four files of a dataset in these places, in
 order, and use the first that holds all four:
 
-1. the ``data_dir`` argument (a directory holding the four files);
+1. the ``data_dir`` argument (a directory holding the four files): when it is given, it is the
+   only place looked at, and a directory without the four files raises `DatasetNotFoundError`
+   instead of quietly giving data from elsewhere;
 2. ``$CNN_LIB_DATA/<dataset>`` (``CNN_LIB_DATA`` is a directory with one subdirectory per
    dataset: ``fashion-mnist/``, ``mnist/``);
 3. the user cache, ``pooch.os_cache("cnn_lib")/<dataset>`` (``~/.cache/cnn_lib`` on Linux);
@@ -349,11 +351,19 @@ def load_dataset(
             return None
         return _read_split(found, split)
 
-    # 1. and 2.: directories the user named.
+    # 1. and 2.: directories the user named. A data_dir given is the only place looked at: a
+    # typo in it must not quietly train on data from elsewhere.
     if data_dir is None:
         tried.append(("data_dir argument", "not given"))
     elif (result := from_directory("data_dir", Path(data_dir))) is not None:
         return result
+    else:
+        files = ", ".join(f"{name}[.gz]" for name in FILES)
+        raise DatasetNotFoundError(
+            f"{info.title} ({split} split): data_dir {data_dir}: {tried[-1][1]}; expected a "
+            f"directory holding the four files {files}. Leave data_dir out to look in the "
+            "other places (the cnn_lib.data module's docstring lists them)"
+        )
     env_root = os.environ.get(DATA_ENV)
     if not env_root:
         tried.append((f"${DATA_ENV}", "not set"))

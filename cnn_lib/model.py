@@ -34,15 +34,26 @@ class Sequential:
     """
 
     def __init__(self, layers: list[Layer]) -> None:
+        """``layers``: Layer objects, each at one position only (ValueError for a layer object
+        given twice: a layer keeps what its last forward pass needs for backward)."""
         layers = list(layers)
         if not layers:
             raise ValueError("Sequential: expected at least one layer, got an empty list")
+        first_at: dict[int, int] = {}  # id of a layer object -> its first position
         for i, layer in enumerate(layers):
             if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
                 raise TypeError(
                     f"Sequential: layer {i} must be a Layer (forward, backward, params, grads), "
                     f"got {type(layer).__name__}"
                 )
+            if id(layer) in first_at:
+                raise ValueError(
+                    f"Sequential: layers {first_at[id(layer)]} and {i} are one and the same "
+                    f"{layer!r} object; a layer keeps only what its last forward pass needs for "
+                    "backward, so the gradients would be wrong: give each position a layer of "
+                    f"its own ({type(layer).__name__}(...) again)"
+                )
+            first_at[id(layer)] = i
         self.layers = layers
 
     def __repr__(self) -> str:

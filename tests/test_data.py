@@ -233,12 +233,19 @@ def test_sources_are_tried_in_order(tmp_path, monkeypatch, server):
     assert marker_of(load_fashion_mnist("train", **kwargs)) == 5
 
 
-def test_a_directory_with_only_some_files_is_passed_over(tmp_path):
+def test_a_data_dir_without_the_four_files_is_refused_not_passed_over(tmp_path, monkeypatch):
+    # A directory the user named is the only place looked at: a typo must not quietly switch
+    # to data from elsewhere (here the system directory's).
     files = fake_dataset(marker=1)
     del files["t10k-labels-idx1-ubyte.gz"]
     write_dataset(tmp_path / "given", files)
     write_dataset(tmp_path / "system", fake_dataset(marker=4))
-    assert marker_of(load_fashion_mnist("train", tmp_path / "given")) == 4
+    monkeypatch.setenv("CNN_LIB_DATA", str(tmp_path))
+    with pytest.raises(DatasetNotFoundError, match="missing t10k-labels-idx1-ubyte"):
+        load_fashion_mnist("train", tmp_path / "given")
+    with pytest.raises(DatasetNotFoundError, match=r"data_dir .*no-such-dir: no such directory"):
+        load_fashion_mnist("train", tmp_path / "no-such-dir")
+    assert marker_of(load_fashion_mnist("train")) == 4  # without data_dir, the search goes on
 
 
 def test_uncompressed_files_count_too(tmp_path):
@@ -301,18 +308,15 @@ def test_a_download_that_breaks_off_leaves_the_cache_empty(tmp_path, server):
 
 
 def test_when_every_source_fails_one_error_lists_them_all(tmp_path, monkeypatch, server):
-    partial = fake_dataset()
-    del partial["t10k-images-idx3-ubyte.gz"]
-    given = write_dataset(tmp_path / "given", partial)
     monkeypatch.setenv("CNN_LIB_DATA", str(tmp_path / "env"))
     url = f"{server.url}/nothing-here/"
     with pytest.raises(DatasetNotFoundError) as err:
-        load_fashion_mnist("train", given, base_url=url)
+        load_fashion_mnist("train", base_url=url)
     message = str(err.value)
     assert isinstance(err.value, FileNotFoundError)
     expected = [
         "Fashion-MNIST (train split) was not found",
-        f"1. data_dir ({given}): missing t10k-images-idx3-ubyte[.gz]",
+        "1. data_dir argument: not given",
         f"2. $CNN_LIB_DATA ({tmp_path / 'env' / 'fashion-mnist'}): no such directory",
         f"3. user cache ({tmp_path / 'cache' / 'fashion-mnist'}): no such directory",
         f"4. system directory ({tmp_path / 'system'}): no such directory",

@@ -317,3 +317,15 @@ def test_bad_layer_lists_are_rejected():
         Sequential([])
     with pytest.raises(TypeError, match="layer 1 must be a Layer"):
         Sequential([ReLU(), "relu"])
+
+
+def test_a_layer_object_at_two_positions_is_refused(rng):
+    # Each layer keeps only its last forward pass's cache: reused, the first position's backward
+    # would use the second position's input (a ReLU's mask, a Dropout's mask, a Dense's x).
+    relu = ReLU()
+    with pytest.raises(ValueError, match="layers 1 and 3 are one and the same ReLU"):
+        Sequential([Dense(4, 5, rng=rng), relu, Dense(5, 5, rng=rng), relu])
+    dense = Dense(5, 5, rng=rng)
+    with pytest.raises(ValueError, match=r"Dense\(...\) again"):
+        Sequential([dense, ReLU(), dense])
+    Sequential([ReLU(), ReLU()])  # two objects of one kind are fine

@@ -327,10 +327,21 @@ def test_the_entry_point_explains_a_missing_dataset(tmp_path, monkeypatch):
     monkeypatch.delenv("CNN_LIB_DATA", raising=False)
     monkeypatch.setenv("CNN_LIB_MNIST_URL", "http://127.0.0.1:1/")  # nothing listens there
     with pytest.raises(SystemExit) as exit_info:
-        main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--no-progress"])
+        main(["--dataset", "mnist", "--no-progress"])
     message = str(exit_info.value.code)
     assert message.startswith("python -m cnn_lib.train: MNIST (train split) was not found")
     assert "download from http://127.0.0.1:1/: failed" in message
+
+
+def test_the_entry_point_refuses_a_data_dir_without_the_dataset(tmp_path):
+    # Not a quiet switch to the dataset found elsewhere (the Debian package's, say).
+    for data_dir in (tmp_path, tmp_path / "no-such-dir"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--data-dir", str(data_dir), "--no-progress"])
+        message = str(exit_info.value.code)
+        assert message.startswith(
+            f"python -m cnn_lib.train: Fashion-MNIST (train split): data_dir {data_dir}"
+        )
 
 
 def test_fit_evaluate_and_predict_refuse_integer_images(rng):
