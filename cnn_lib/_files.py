@@ -22,15 +22,56 @@ class WeightsFileError(ValueError):
     that do not fit the model. The message names the file, what was expected and what came."""
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+def check_target(path: str | os.PathLike, owner: str) -> Path:
+    """The file ``path`` names, if one can be written there (a link stands for its target).
+
+    Raises ValueError for an empty path, IsADirectoryError for a directory, FileNotFoundError
+    when the directory it would go in does not exist, and PermissionError when that directory
+    cannot be written to; each message starts with ``owner``.
+    """
+    text = os.fspath(path)
+    if not text:
+        raise ValueError(f"{owner}: expected the path of a file to write, got an empty string")
+    path = Path(text)
+    if path.is_symlink():  # write the file the link points to, and keep the link
+        path = path.resolve()
+    if path.is_dir():
+        raise IsADirectoryError(f"{owner}: {path} is a directory; expected the path of a file")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"{owner}: cannot write {path}: {path.parent} is not an existing directory"
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{owner}: cannot write {path}: {path.parent} is not writable")
+    return path
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a new ``path`` gets: those of the file it replaces, else what open()
+    would give (0o666 less the umask), not mkstemp's private 0o600."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0o022)  # the only way to read the umask is to set it
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_atomically(
+    path: str | os.PathLike, write: Callable[[BinaryIO], None], owner: str = "write"
+) -> None:
     """Call ``write(f)`` on a temporary file next to ``path``, then rename it over ``path``.
 
     ``path`` then holds either its old contents or the complete new ones, never a part; on any
-    error the temporary file is removed and the error propagates.
+    error the temporary file is removed and the error propagates. The path is checked first
+    (`check_target`, whose errors start with ``owner``); a new file gets the permissions open()
+    would give it, a replaced one keeps its own, and a link keeps pointing to the new file.
     """
-    path = Path(path)
+    path = check_target(path, owner)
+    mode = _mode_for(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -115,6 +156,12 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise WeightsFileError(
             f"{path}: a damaged or truncated zip archive ({err}); expected {NPZ_EXPECTED}"
         ) from err
+    names = [member.removesuffix(".npy") for member in archive.namelist()]
+    if len(set(names)) != len(names):  # "0.w" and "0.w.npy", or one name stored twice
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise WeightsFileError(
+            f"{path}: the archive holds {twice} more than once; expected {NPZ_EXPECTED}"
+        )
     return {
         member.removesuffix(".npy"): _read_npy(raw, path, member) for member, raw in entries.items()
     }

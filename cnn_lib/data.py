@@ -38,6 +38,8 @@ import numpy as np
 
 from ._files import write_atomically
 
+MAX_NDIM = 64  # the most axes a NumPy array can have (the IDX format allows 255)
+
 # IDX type codes and the NumPy dtypes they stand for (big-endian on disk).
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
@@ -102,6 +104,11 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
         raise ValueError(f"{path}: unknown IDX type code 0x{code:02X}; expected one of {known}")
     if ndim == 0:
         raise ValueError(f"{path}: the IDX header declares 0 dimensions; expected at least 1")
+    if ndim > MAX_NDIM:
+        raise ValueError(
+            f"{path}: the IDX header gives {ndim} dimensions; a NumPy array has at most "
+            f"{MAX_NDIM}"
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(
@@ -125,11 +132,14 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
     """Write ``array`` as an IDX file, gzip-compressed if ``compress`` (default: name ends .gz).
 
-    array : any shape with 1 to 255 axes, of dtype uint8, int8, int16, int32, float32 or float64.
-    The file is written to a temporary name next to ``path`` and renamed over it, so ``path``
-    never holds half a file.
+    array : any shape with 1 axis or more (the format allows 255, NumPy 64), of dtype uint8,
+    int8, int16, int32, float32 or float64. ``compress`` is True, False or None. The file is
+    written to a temporary name next to ``path`` and renamed over it, so ``path`` never holds
+    half a file.
     """
     path = Path(path)
+    if compress is not None and not isinstance(compress, (bool, np.bool_)):
+        raise TypeError(f"write_idx: compress must be True, False or None, got {compress!r}")
     array = np.asarray(array)
     codes = {d.newbyteorder("=").str: c for c, d in IDX_DTYPES.items()}
     native = array.dtype.newbyteorder("=").str
@@ -143,7 +153,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
     data = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
     if path.name.endswith(".gz") if compress is None else compress:
         data = gzip.compress(data, mtime=0)
-    write_atomically(path, lambda f: f.write(data))
+    write_atomically(path, lambda f: f.write(data), "write_idx")
 
 
 # --------------------------------------------------------------------------------------------

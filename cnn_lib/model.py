@@ -149,10 +149,12 @@ class Sequential:
 
         The archive is written to a temporary file next to ``path`` and then renamed over it,
         so ``path`` holds either the old file or the complete new one, never half of one.
+        Raises ValueError for an empty path, IsADirectoryError for a directory,
+        FileNotFoundError for a directory that does not exist and PermissionError for one that
+        cannot be written to, before anything is written.
         """
-        path = Path(path)
         arrays = {p.name: p.value for p in self.parameters()}
-        write_atomically(path, lambda f: np.savez(f, **arrays))
+        write_atomically(path, lambda f: np.savez(f, **arrays), "Sequential.save")
 
     def load(self, path: str | os.PathLike) -> None:
         """Copy the parameters saved by `save` into this model.

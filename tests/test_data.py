@@ -430,3 +430,16 @@ def test_train_val_split_rejects_bad_sizes(kwargs, error, message):
 def test_train_val_split_needs_matching_lengths():
     with pytest.raises(ValueError, match=r"x of shape \(10, 2\) and y of shape \(9,\)"):
         train_val_split(np.zeros((10, 2)), np.zeros(9, np.int64), n_val=2)
+
+
+def test_read_idx_refuses_more_axes_than_numpy_has(tmp_path):
+    path = tmp_path / "many-axes-idx"
+    path.write_bytes(bytes([0, 0, 0x08, 255]) + b"\x00\x00\x00\x01" * 255)
+    with pytest.raises(ValueError, match="gives 255 dimensions; a NumPy array has at most 64"):
+        read_idx(path)
+
+
+def test_write_idx_takes_only_a_bool_for_compress(tmp_path):
+    with pytest.raises(TypeError, match="compress must be True, False or None, got 'no'"):
+        write_idx(tmp_path / "x-idx", np.zeros(3, np.uint8), compress="no")
+    assert list(tmp_path.iterdir()) == []

@@ -329,3 +329,24 @@ def test_a_layer_object_at_two_positions_is_refused(rng):
     with pytest.raises(ValueError, match=r"Dense\(...\) again"):
         Sequential([dense, ReLU(), dense])
     Sequential([ReLU(), ReLU()])  # two objects of one kind are fine
+
+
+def test_load_refuses_an_archive_that_holds_a_name_twice(rng, tmp_path):
+    model = small_cnn(rng)
+    path = tmp_path / "twice.npz"
+    model.save(path)
+    before = snapshot(model)
+    with zipfile.ZipFile(path, "a") as archive:  # "0.w" besides the "0.w.npy" savez wrote
+        archive.writestr("0.w", archive.read("0.w.npy"))
+    with pytest.raises(WeightsFileError, match=r"holds \['0.w'\] more than once"):
+        model.load(path)
+    assert_params_equal(model, before)
+
+
+def test_save_refuses_a_path_that_cannot_hold_the_file(rng, tmp_path):
+    model = small_cnn(rng)
+    with pytest.raises(ValueError, match="Sequential.save: expected the path of a file"):
+        model.save("")
+    with pytest.raises(FileNotFoundError, match="Sequential.save: cannot write"):
+        model.save(tmp_path / "missing" / "w.npz")
+    assert list(tmp_path.iterdir()) == []
