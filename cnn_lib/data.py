@@ -106,8 +106,7 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
         raise ValueError(f"{path}: the IDX header declares 0 dimensions; expected at least 1")
     if ndim > MAX_NDIM:
         raise ValueError(
-            f"{path}: the IDX header gives {ndim} dimensions; a NumPy array has at most "
-            f"{MAX_NDIM}"
+            f"{path}: the IDX header gives {ndim} dimensions; a NumPy array has at most {MAX_NDIM}"
         )
     header = 4 + 4 * ndim
     if len(raw) < header:

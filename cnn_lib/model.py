@@ -9,7 +9,6 @@ raises `WeightsFileError` (a ValueError) for a file it cannot use.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
