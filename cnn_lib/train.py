@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import sys
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +24,7 @@ from tqdm.auto import tqdm
 
 from . import parallel
 from ._checks import as_int
+from ._files import check_target
 from .losses import SoftmaxCrossEntropy
 
 # The terminal entry point's defaults: on Fashion-MNIST they reach a test accuracy above 0.91
@@ -74,6 +77,11 @@ def fit(
     ``lr_schedule(epoch)`` (epoch = 0, 1, ...), if given, sets ``optimizer.lr`` before each epoch.
     ``validation=(x_val, y_val)`` is evaluated after each epoch.
 
+    ``rng``: a numpy Generator or an int seed (None: a fresh, unseeded one). ``validation`` is
+    checked before the first epoch (the model must take ``x_val``, and ``y_val`` must lie in its
+    classes). An epoch whose training loss is not finite (nan or inf: the training diverged,
+    or the data holds nan or inf) gives a RuntimeWarning, once.
+
     ``threads``: how many threads the layers split each batch over, while the matrix-multiply
     library (BLAS) is held to one thread (`cnn_lib.parallel.threads`); None means
     `cnn_lib.parallel.default_threads()`, 2 on a machine with two cores or more. The results are
@@ -88,17 +96,50 @@ def fit(
     _check_xy(x, y, "fit")
     epochs = as_int(epochs, "epochs", "fit", minimum=0)
     batch_size = as_int(batch_size, "batch_size", "fit")
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError(f"fit: validation must be a pair (x_val, y_val), got {validation!r}")
-        _check_xy(*validation, "fit: validation")
+    for what, obj, methods in (
+        ("loss", loss, ("forward", "backward")),
+        ("optimizer", optimizer, ("step",)),
+    ):
+        if not all(callable(getattr(obj, m, None)) for m in methods):
+            raise TypeError(
+                f"fit: {what} must have {' and '.join(m + '()' for m in methods)} (such as "
+                f"{'SoftmaxCrossEntropy()' if what == 'loss' else 'Adam(1e-3)'}), got {obj!r}"
+            )
     if x.shape[0] == 0 and epochs > 0:
         raise ValueError("fit: expected at least one training example, got x of shape (0, ...)")
+    if validation is not None:
+        _check_validation(model, validation)
     threads = parallel.default_threads() if threads is None else as_int(threads, "threads", "fit")
-    rng = np.random.default_rng() if rng is None else rng
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+            raise TypeError(
+                f"fit: rng must be a numpy.random.Generator or an int seed >= 0, got {rng!r}"
+            )
+    rng = np.random.default_rng(rng)  # a Generator comes back as it is
     with parallel.threads(threads):
         return _fit_epochs(
             model, loss, optimizer, x, y, epochs, batch_size, validation, rng, progress, lr_schedule
+        )
+
+
+def _check_validation(model, validation) -> None:
+    """Everything `evaluate` would refuse after the first epoch, refused before it: the pair,
+    the arrays, an empty set, inputs the model does not take, labels beyond its classes."""
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError(f"fit: validation must be a pair (x_val, y_val), got {validation!r}")
+    x_val, y_val = validation
+    _check_xy(x_val, y_val, "fit: validation")
+    if x_val.shape[0] == 0:
+        raise ValueError(f"fit: validation holds no example (x_val of shape {x_val.shape})")
+    try:
+        logits = model.forward(x_val[:1], training=False)  # no dropout: changes nothing
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"fit: validation: {err}") from err
+    K = logits.shape[-1]
+    if y_val.min() < 0 or y_val.max() >= K:
+        raise ValueError(
+            f"fit: validation: labels must lie in 0..{K - 1} (the model has {K} outputs), got "
+            f"labels from {y_val.min()} to {y_val.max()}"
         )
 
 
@@ -137,6 +178,13 @@ def _fit_epochs(
             bar.update(j - i)
             bar.set_postfix(loss=f"{loss_sum / j:.4f}", acc=f"{correct / j:.4f}", refresh=False)
         history["seconds"].append(time.perf_counter() - start)
+        if not np.isfinite(loss_sum) and np.isfinite(history["train_loss"]).all():
+            warnings.warn(  # once per fit: every later epoch's loss will be nan too
+                f"fit: the training loss of epoch {epoch + 1} is {loss_sum / N}: the training "
+                "diverged (try a smaller learning rate) or the data holds nan or inf",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         history["train_loss"].append(loss_sum / N)
         history["train_acc"].append(correct / N)
         history["lr"].append(optimizer.lr)
@@ -168,6 +216,10 @@ def predict(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     batch_size = as_int(batch_size, "batch_size", "predict")
     if not isinstance(x, np.ndarray):
         raise TypeError(f"predict: expected x as a NumPy array, got {type(x).__name__}")
+    if x.ndim == 0:
+        raise ValueError(
+            "predict: expected x of shape (N, ...), examples along the first axis, got a 0-d array"
+        )
     outputs = [model.forward(x[i:j], training=False) for i, j in _batches(x.shape[0], batch_size)]
     if not outputs:  # N = 0: the model's own empty output, shaped (0, K)
         return model.forward(x, training=False)
@@ -210,7 +262,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m cnn_lib.train",
         description="Train the book's reference CNN (cnn_lib.model.reference_cnn) and test it. "
-        "Progress goes to stderr; the last line on stdout is one JSON object with the results.",
+        "Progress goes to stderr; the last line on stdout is one JSON object with the results "
+        "(a loss that is not finite is null there, and the exit status is then 1).",
     )
     add = parser.add_argument
     add(
@@ -254,8 +307,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--save", metavar="PATH", help="save the trained weights to PATH (.npz)")
     add("--no-progress", action="store_true", help="no progress bars or model summary")
     args = parser.parse_args(argv)
-    if args.epochs < 0 or args.batch_size < 1 or args.lr <= 0 or args.val_size < 0:
-        parser.error("expected --epochs >= 0, --batch-size >= 1, --lr > 0 and --val-size >= 0")
+    if args.epochs < 0 or args.batch_size < 1 or not 0 < args.lr < math.inf or args.val_size < 0:
+        parser.error(
+            "expected --epochs >= 0, --batch-size >= 1, --lr a finite number > 0 and "
+            f"--val-size >= 0, got {args.epochs}, {args.batch_size}, {args.lr} and {args.val_size}"
+        )
+    if args.seed < 0:
+        parser.error(f"expected --seed >= 0, got {args.seed}")
+    if args.save is not None:
+        try:  # before the training, not after it: a run is not lost for a wrong path
+            check_target(args.save, "--save")
+        except (OSError, ValueError) as err:
+            parser.error(str(err))
     if args.threads < 1:
         parser.error(f"expected --threads >= 1, got {args.threads}")
     if not (0 <= args.dropout < 1 and 0 <= args.final_lr_fraction <= 1):
@@ -286,6 +349,11 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit(f"python -m cnn_lib.train: {err}")  # the message says what to do; no traceback
     validation = None
     if args.val_size:
+        if args.val_size >= len(train_labels):
+            sys.exit(
+                f"python -m cnn_lib.train: --val-size {args.val_size} leaves no training images "
+                f"(the training set holds {len(train_labels)})"
+            )
         (train_images, train_labels), (val_images, val_labels) = train_val_split(
             train_images, train_labels, n_val=args.val_size, rng=args.seed
         )
@@ -345,7 +413,15 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_mb": round(_peak_memory_mb(), 1),
         "saved": args.save,
     }
-    print(json.dumps(results), flush=True)
+    diverged = [k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v)]
+    for key in diverged:  # JSON has no nan or inf: null, and a word on stderr
+        results[key] = None
+    print(json.dumps(results, allow_nan=False), flush=True)
+    if diverged:
+        sys.exit(
+            f"python -m cnn_lib.train: {', '.join(diverged)} not finite (null above): the "
+            "training diverged; try a smaller --lr"
+        )
     return results
 
 

@@ -215,13 +215,63 @@ def test_notebook_progress_bar_leaves_its_last_line_as_text(rng, capsys, monkeyp
             ValueError,
             "fit: validation: x and y must hold the same number",
         ),
+        (
+            {"validation": (np.zeros((0, 1, 8, 8), np.float32), np.zeros(0, np.int64))},
+            ValueError,
+            "fit: validation holds no example",
+        ),
+        (
+            {"validation": (np.zeros((4, 1, 8, 8)), np.zeros(4, np.int64))},
+            TypeError,
+            "fit: validation: Conv2D: parameters are float32 but the input is float64",
+        ),
+        (
+            {"validation": (np.zeros((4, 1, 10, 10), np.float32), np.zeros(4, np.int64))},
+            ValueError,
+            r"fit: validation: Dense: expected input of shape \(N, 64\)",
+        ),
+        (
+            {"validation": (np.zeros((4, 1, 8, 8), np.float32), np.array([0, 1, 2, 1]))},
+            ValueError,
+            r"fit: validation: labels must lie in 0..1 \(the model has 2 outputs\)",
+        ),
+        ({"rng": "seed"}, TypeError, "rng must be a numpy.random.Generator or an int seed"),
+        ({"rng": -1}, TypeError, "rng must be a numpy.random.Generator or an int seed >= 0"),
+        ({"loss": None}, TypeError, r"fit: loss must have forward\(\) and backward\(\)"),
+        ({"optimizer": SoftmaxCrossEntropy()}, TypeError, r"fit: optimizer must have step\(\)"),
     ],
 )
 def test_fit_rejects_bad_arguments(kwargs, error, message, rng):
+    # Before the first epoch: the model's weights are unchanged.
     x, y = bars(10, rng)
-    args = {"x": x, "y": y, "epochs": 1, "batch_size": 4, **kwargs}
+    args = {"x": x, "y": y, "epochs": 1, "batch_size": 4, "loss": SoftmaxCrossEntropy()}
+    args = {**args, "optimizer": Adam(), **kwargs}
+    model = bar_model(0)
+    before = weights(model)
     with pytest.raises(error, match=message):
-        fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), progress=False, **args)
+        fit(model, progress=False, **args)
+    for name, value in weights(model).items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_fit_takes_an_int_seed_as_its_rng(rng):
+    x, y = bars(10, rng)
+    runs = []
+    for order in (5, np.random.default_rng(5)):
+        model = bar_model(0)
+        fit(model, SoftmaxCrossEntropy(), Adam(), x, y, 2, 4, rng=order, progress=False)
+        runs.append(weights(model))
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name])
+
+
+def test_fit_warns_once_when_the_training_loss_is_not_finite(rng):
+    x, y = bars(10, rng)
+    x[3] = np.nan  # one bad image: every later step's weights turn nan too
+    with pytest.warns(RuntimeWarning, match="training loss of epoch 1 is nan") as caught:
+        history = fit(bar_model(0), SoftmaxCrossEntropy(), Adam(), x, y, 3, 4, progress=False)
+    assert len([w for w in caught if "training loss" in str(w.message)]) == 1
+    assert np.isnan(history["train_loss"]).all()
 
 
 def test_predict_and_evaluate_in_batches_match_one_big_batch(rng):
@@ -250,6 +300,8 @@ def test_predict_of_no_examples_is_the_models_empty_output():
 
 def test_predict_and_evaluate_reject_bad_arguments():
     spy = Spy()
+    with pytest.raises(ValueError, match="predict: expected x of shape .* got a 0-d array"):
+        predict(spy, np.zeros(()))
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         predict(spy, np.zeros((3, 2)), batch_size=0)
     with pytest.raises(ValueError, match="at least one example"):
@@ -302,6 +354,12 @@ def test_the_entry_point_prints_its_results_as_json_last(tmp_path, rng):
         (["--dropout", "1.0"], "--dropout in [0, 1)"),
         (["--dataset", "cifar"], "invalid choice: 'cifar'"),
         (["--threads", "0"], "expected --threads >= 1, got 0"),
+        (["--lr", "nan"], "--lr a finite number > 0"),
+        (["--lr", "inf"], "--lr a finite number > 0"),
+        (["--seed", "-1"], "expected --seed >= 0, got -1"),
+        (["--save", ""], "--save: expected the path of a file to write"),
+        (["--save", "/no-such-dir/w.npz"], "--save: cannot write /no-such-dir/w.npz"),
+        (["--save", "/"], "--save: / is a directory"),
     ],
 )
 def test_the_entry_point_rejects_bad_options(argv, message, capsys):
@@ -360,3 +418,14 @@ def test_fit_evaluate_and_predict_refuse_integer_images(rng):
         predict(model, images)
     after = weights(model)
     assert all(np.array_equal(after[name], before[name]) for name in before)
+
+
+def test_the_entry_point_reports_a_diverged_run_as_null_and_fails(tmp_path, rng, capsys):
+    data_dir = tiny_dataset(tmp_path / "data", rng)
+    argv = ["--data-dir", str(data_dir), "--epochs", "1", "--lr", "1e30", "--no-progress"]
+    with pytest.warns(RuntimeWarning, match="the training diverged"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv + ["--threads", "1"])
+    assert "not finite (null above): the training diverged" in str(exit_info.value.code)
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # strict JSON
+    assert results["train_loss"] is None and results["test_loss"] is None
