@@ -131,6 +131,7 @@ class Conv2D(Layer):
         )
 
     def output_shape(self, input_shape):
+        self._check_shape(tuple(input_shape))
         N, C, H, W = input_shape
         top, bottom, left, right = self.pads
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -141,23 +142,27 @@ class Conv2D(Layer):
             output_size(W, kw, sw, left, right),
         )
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out)."""
-        chk.check_array(x, self.name)
-        chk.check_ndim(x, 4, f"(N, {self.in_channels}, H, W)", self.name)
-        if x.shape[1] != self.in_channels:
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        """ValueError unless ``shape`` is (N, in_channels, H, W), padded at least as large as
+        the kernel: what `forward` and `output_shape` both refuse."""
+        if len(shape) != 4 or shape[1] != self.in_channels:
             raise ValueError(
-                f"{self.name}: expected input of shape (N, {self.in_channels}, H, W), got {x.shape}"
+                f"{self.name}: expected input of shape (N, {self.in_channels}, H, W), got {shape}"
             )
-        chk.check_dtype(x, self.dtype, self.name)
         top, bottom, left, right = self.pads
         kh, kw = self.kernel_size
-        Hp, Wp = x.shape[2] + top + bottom, x.shape[3] + left + right
+        Hp, Wp = shape[2] + top + bottom, shape[3] + left + right
         if Hp < kh or Wp < kw:
             raise ValueError(
                 f"{self.name}: the padded input is {Hp}x{Wp}, smaller than the {kh}x{kw} kernel "
-                f"(input shape {x.shape}, padding {self.padding!r})"
+                f"(input shape {shape}, padding {self.padding!r})"
             )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out)."""
+        chk.check_array(x, self.name)
+        self._check_shape(x.shape)
+        chk.check_dtype(x, self.dtype, self.name)
         # Free the previous window matrix before building the next one: lower peak memory, and
         # the allocator can hand the same pages back instead of faulting in fresh ones.
         self._cache = None
@@ -192,19 +197,25 @@ class _Pool2D(Layer):
         return f"{self.name}(kernel_size={self.kernel_size}, stride={self.stride})"
 
     def output_shape(self, input_shape):
+        self._check_shape(tuple(input_shape))
         N, C, H, W = input_shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         return (N, C, output_size(H, kh, sh, 0, 0), output_size(W, kw, sw, 0, 0))
 
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        """ValueError unless ``shape`` is (N, C, H, W) with H x W at least the window."""
+        if len(shape) != 4:
+            raise ValueError(f"{self.name}: expected input of shape (N, C, H, W), got {shape}")
+        kh, kw = self.kernel_size
+        if shape[2] < kh or shape[3] < kw:
+            raise ValueError(
+                f"{self.name}: input of {shape[2]}x{shape[3]} is smaller than the "
+                f"{kh}x{kw} window (input shape {shape})"
+            )
+
     def _check_input(self, x: np.ndarray) -> None:
         chk.check_array(x, self.name)
-        chk.check_ndim(x, 4, "(N, C, H, W)", self.name)
-        kh, kw = self.kernel_size
-        if x.shape[2] < kh or x.shape[3] < kw:
-            raise ValueError(
-                f"{self.name}: input of {x.shape[2]}x{x.shape[3]} is smaller than the "
-                f"{kh}x{kw} window (input shape {x.shape})"
-            )
+        self._check_shape(x.shape)
 
 
 class MaxPool2D(_Pool2D):
@@ -246,7 +257,9 @@ class Flatten(Layer):
         return "Flatten()"
 
     def output_shape(self, input_shape):
-        return (input_shape[0], int(np.prod(input_shape[1:])))
+        if len(input_shape) < 2:
+            raise ValueError(f"{self.name}: expected input of shape (N, ...), got {input_shape}")
+        return (input_shape[0], math.prod(input_shape[1:]))
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         chk.check_array(x, self.name)
@@ -349,6 +362,11 @@ class Dense(Layer):
         return f"Dense({self.in_features}, {self.out_features})"
 
     def output_shape(self, input_shape):
+        if len(input_shape) != 2 or input_shape[1] != self.in_features:
+            raise ValueError(
+                f"{self.name}: expected input of shape (N, {self.in_features}), got "
+                f"{tuple(input_shape)}"
+            )
         return (input_shape[0], self.out_features)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:

@@ -350,3 +350,25 @@ def test_save_refuses_a_path_that_cannot_hold_the_file(rng, tmp_path):
     with pytest.raises(FileNotFoundError, match="Sequential.save: cannot write"):
         model.save(tmp_path / "missing" / "w.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "input_shape, message",
+    [
+        ((3, 32, 32), r"Conv2D: expected input of shape \(N, 1, H, W\), got \(1, 3, 32, 32\)"),
+        ((1, 2, 2), "MaxPool2D: input of 1x1 is smaller than the 2x2 window"),
+        ((28, 28), r"Conv2D: expected input of shape \(N, 1, H, W\), got \(1, 28, 28\)"),
+        ((1, 32, 32), r"Dense: expected input of shape \(N, 1568\), got \(1, 2048\)"),
+    ],
+)
+def test_summary_refuses_what_forward_refuses(input_shape, message):
+    # Not a table of shapes that no forward pass could produce.
+    with pytest.raises(ValueError, match=message):
+        reference_cnn().summary(input_shape)
+
+
+def test_output_shape_refuses_a_kernel_larger_than_the_padded_input():
+    with pytest.raises(ValueError, match="padded input is 3x3, smaller than the 5x5 kernel"):
+        Conv2D(1, 1, 5).output_shape((1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"Flatten: expected input of shape \(N, ...\)"):
+        Flatten().output_shape((5,))
