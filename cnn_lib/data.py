@@ -164,6 +164,9 @@ SPLITS = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 FILES = [name for pair in SPLITS.values() for name in pair]
+# Written into the user cache by a download: the SHA-256 of each file it checked, one
+# "<hex digest>  <file name>" line per file, as sha256sum writes them.
+MANIFEST = "SHA256SUMS"
 
 
 @dataclass(frozen=True)
@@ -293,10 +296,13 @@ def _download(
 ) -> None:
     """Download the four files into ``target``, or leave ``target`` as it was and raise.
 
-    Each file goes to a private staging directory and is checked against its SHA-256 there;
-    only when all four are good are they moved into ``target``. Whatever fails (the network,
-    a hash, a connection that breaks off), the staging directory is removed with everything in
-    it, so no partial or corrupt file ever reaches the cache.
+    Each file goes to a private staging directory and is checked against its SHA-256 there,
+    then both splits are read from it (files that match their checksums can still hold the
+    wrong shapes, when the checksums given are not the dataset's); only when all of it is
+    good are the files moved into ``target``, with a `MANIFEST` of the checksums they were
+    checked against. Whatever fails (the network, a hash, a connection that breaks off, a
+    file that does not read), the staging directory is removed with everything in it, so no
+    partial or corrupt file ever reaches the cache.
     """
     import pooch
     from tqdm.auto import tqdm
@@ -317,11 +323,28 @@ def _download(
                     path=staging,
                     downloader=pooch.HTTPDownloader(progressbar=bar if progress else False),
                 )
+        found = find_files(staging)[0]
+        for split in SPLITS:
+            _read_split(found, split)  # raises ValueError for a file that is not the dataset's
         target.mkdir(parents=True, exist_ok=True)
+        (target / MANIFEST).unlink(missing_ok=True)  # until the new files are all in place
         for name in FILES:
             os.replace(staging / f"{name}.gz", target / f"{name}.gz")
+        lines = "".join(f"{sha256[f'{name}.gz']}  {name}.gz\n" for name in FILES)
+        write_atomically(target / MANIFEST, lambda f: f.write(lines.encode()), "download")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _cached_with_other_checksums(cache: Path, sha256: dict[str, str]) -> bool:
+    """Whether the files in the user cache were downloaded and checked against checksums other
+    than ``sha256`` (files put there by hand, without a `MANIFEST`, are taken as they are)."""
+    try:
+        text = (cache / MANIFEST).read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    recorded = dict(reversed(line.split()) for line in text.splitlines() if line.strip())
+    return any(recorded.get(f"{name}.gz") != sha256.get(f"{name}.gz") for name in FILES)
 
 
 def load_dataset(
@@ -378,9 +401,13 @@ def load_dataset(
         tried.append((f"${DATA_ENV}", "not set"))
     elif (result := from_directory(f"${DATA_ENV}", Path(env_root) / name)) is not None:
         return result
-    # 3. and 4.: the user cache and the system directory.
+    # 3. and 4.: the user cache and the system directory. Files downloaded with other
+    # checksums (a mirror's own, say) do not stand in for the ones asked for now.
     cache = cache_dir(name)
-    if (result := from_directory("user cache", cache)) is not None:
+    checksums = info.sha256 if sha256 is None else sha256
+    if _cached_with_other_checksums(cache, checksums):
+        tried.append((f"user cache ({cache})", f"downloaded with other checksums ({MANIFEST})"))
+    elif (result := from_directory("user cache", cache)) is not None:
         return result
     if name in SYSTEM_DIRS:
         if (result := from_directory("system directory", Path(SYSTEM_DIRS[name]))) is not None:
@@ -391,7 +418,7 @@ def load_dataset(
         tried.append((f"download from {url}", "switched off (download=False)"))
     else:
         try:
-            _download(info, url, info.sha256 if sha256 is None else sha256, cache, progress)
+            _download(info, url, checksums, cache, progress)
         except Exception as err:  # the network, a hash, a full disk: all reported together
             tried.append((f"download from {url}", f"failed: {type(err).__name__}: {err}"))
             raise DatasetNotFoundError(_not_found_message(info, split, tried)) from err

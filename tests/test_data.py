@@ -14,6 +14,7 @@ import pytest
 from cnn_lib import data
 from cnn_lib.data import (
     FASHION_MNIST_CLASSES,
+    MANIFEST,
     MNIST_CLASSES,
     DatasetNotFoundError,
     load_fashion_mnist,
@@ -228,7 +229,7 @@ def test_sources_are_tried_in_order(tmp_path, monkeypatch, server):
         f.unlink()  # the directory is still there, but empty
     assert marker_of(load_fashion_mnist("test", **kwargs)) == 5
     # The download went into the cache, which now answers without the server.
-    assert sorted(os.listdir(tmp_path / "cache" / "fashion-mnist")) == sorted(files)
+    assert sorted(os.listdir(tmp_path / "cache" / "fashion-mnist")) == sorted([*files, MANIFEST])
     server.files.clear()
     assert marker_of(load_fashion_mnist("train", **kwargs)) == 5
 
@@ -443,3 +444,26 @@ def test_write_idx_takes_only_a_bool_for_compress(tmp_path):
     with pytest.raises(TypeError, match="compress must be True, False or None, got 'no'"):
         write_idx(tmp_path / "x-idx", np.zeros(3, np.uint8), compress="no")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_that_does_not_read_as_the_dataset_leaves_the_cache_empty(tmp_path, server):
+    # Files that match the checksums given, but hold images of another shape: refused before
+    # they reach the cache, where they would make every later load fail.
+    files = fake_dataset(marker=5)
+    files["train-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(np.zeros((4, 32, 32), np.uint8)))
+    url = serve(server, "wrong-shape", files)
+    with pytest.raises(DatasetNotFoundError, match=r"(?s)download from .*\(N, 28, 28\)"):
+        load_fashion_mnist(base_url=url, sha256=sha256_of(files))
+    assert nothing_left_in(tmp_path / "cache") == []
+
+
+def test_files_downloaded_with_other_checksums_do_not_stand_in_for_these(tmp_path, server):
+    mirror = fake_dataset(marker=5)
+    load_fashion_mnist(base_url=serve(server, "mirror", mirror), sha256=sha256_of(mirror))
+    official = fake_dataset(marker=6)
+    official_url = serve(server, "official", official)
+    # Asked for with other checksums, the cache's files are passed over and downloaded anew.
+    assert marker_of(load_fashion_mnist(base_url=official_url, sha256=sha256_of(official))) == 6
+    assert marker_of(load_fashion_mnist(sha256=sha256_of(official), download=False)) == 6
+    with pytest.raises(DatasetNotFoundError, match=r"user cache .*downloaded with other checksums"):
+        load_fashion_mnist(sha256=sha256_of(mirror), download=False)
