@@ -12,7 +12,9 @@ order, and use the first that holds all four:
    instead of quietly giving data from elsewhere;
 2. ``$CNN_LIB_DATA/<dataset>`` (``CNN_LIB_DATA`` is a directory with one subdirectory per
    dataset: ``fashion-mnist/``, ``mnist/``);
-3. the user cache, ``pooch.os_cache("cnn_lib")/<dataset>`` (``~/.cache/cnn_lib`` on Linux);
+3. the user cache, ``pooch.os_cache("cnn_lib")/<dataset>`` (``~/.cache/cnn_lib`` on Linux),
+   unless its files were downloaded and checked against other checksums than the ones asked
+   for (a download records them in the cache's ``SHA256SUMS``);
 4. the system directory of the Debian package ``dataset-fashion-mnist``,
    ``/usr/share/datasets/fashion-mnist`` (Fashion-MNIST only);
 5. a download into the user cache from the dataset's base URL (``base_url`` argument, else
