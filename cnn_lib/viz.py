@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
+from ._checks import as_int
+
 # The smallest text in a figure, in points: the titles in show_images' grid and the numbers in
 # show_matrix's cells. A label of p points in a figure w inches wide, shown c px wide on the page,
 # is p / 72 * c / w px high (the dpi cancels out): 9 pt in 10 inches shown at 820 px is 10.3 px.
@@ -50,9 +52,24 @@ def _inline_figures_at_double_resolution() -> None:
 
 
 def show_images(images, titles=None, ncols: int = 8, size: float = 1.4, cmap="gray", fig=None):
-    """A grid of images. images : (n, H, W) or (n, H, W, 3) -> the matplotlib figure."""
+    """A grid of images. images : (n, H, W), (n, H, W, 3 or 4), or (n, 1, H, W) as the layers
+    take them -> the matplotlib figure. ``titles``: one per image, or None. Raises ValueError for no
+    image, another shape, a number of titles that differs from the number of images, or
+    ``ncols`` below 1."""
     images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:  # (n, 1, H, W): one grey channel, NCHW
+        images = images[:, 0]
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (3, 4)):
+        raise ValueError(
+            f"show_images: expected images of shape (n, H, W), (n, H, W, 3 or 4) or (n, 1, H, W), "
+            f"got {images.shape}"
+        )
     n = len(images)
+    if n == 0:
+        raise ValueError("show_images: expected at least one image, got none")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"show_images: expected {n} titles, one per image, got {len(titles)}")
+    ncols = as_int(ncols, "ncols", "show_images")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
     if fig is None:
@@ -69,8 +86,11 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.4, cmap="gr
 
 
 def show_matrix(ax, values, title=None, fmt="{:g}", cmap="Blues", highlight=None):
-    """Draw a small 2-D array as a grid of numbered cells; ``highlight`` = (row, col, h, w)."""
+    """Draw a small 2-D array as a grid of numbered cells; ``highlight`` = (row, col, h, w).
+    Raises ValueError unless ``values`` is 2-D with at least one number."""
     values = np.asarray(values)
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"show_matrix: expected a non-empty 2-D array, got shape {values.shape}")
     image = ax.imshow(values, cmap=cmap, vmin=min(values.min(), 0), vmax=max(values.max(), 1))
     for (i, j), v in np.ndenumerate(values):
         # White numbers on dark cells, black on light ones, so every number stays readable.
@@ -103,11 +123,19 @@ def sliding_window_animation(
     """Animate a kh x kw window sliding over a 2-D input with a given stride.
 
     x : (H, W). Returns a matplotlib FuncAnimation whose figure is already closed, ready for
-    ``HTML(anim.to_jshtml())``.
+    ``HTML(anim.to_jshtml())``. Raises ValueError unless x is 2-D, 1 <= kernel_size <= H and W,
+    and stride >= 1.
     """
     x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"sliding_window_animation: expected x of shape (H, W), got {x.shape}")
     H, W = x.shape
-    k = kernel_size
+    k = as_int(kernel_size, "kernel_size", "sliding_window_animation")
+    stride = as_int(stride, "stride", "sliding_window_animation")
+    if k > min(H, W):
+        raise ValueError(
+            f"sliding_window_animation: a {k}x{k} window does not fit in the {H}x{W} input"
+        )
     H_out, W_out = (H - k) // stride + 1, (W - k) // stride + 1
     out = np.full((H_out, W_out), np.nan)
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(7, 3.4))

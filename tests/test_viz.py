@@ -87,3 +87,29 @@ def test_show_images_and_the_animation_take_uint8_images():
     anim = viz.sliding_window_animation(np.arange(16, dtype=np.uint8).reshape(4, 4), 2, stride=2)
     assert list(anim.new_frame_seq()) == [0, 1, 2, 3]  # (4 - 2) // 2 + 1 = 2 positions per axis
     assert "<img" in anim.to_jshtml()  # every frame drawn
+
+
+def test_show_images_takes_the_layers_nchw_grey_images():
+    fig = viz.show_images(np.zeros((3, 1, 5, 5), np.float32))
+    assert len(fig.axes) == 3
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: viz.show_images(np.zeros((0, 4, 4))), ValueError, "at least one image"),
+        (lambda: viz.show_images(np.zeros((2, 4, 4)), ncols=0), ValueError, "ncols must be"),
+        (lambda: viz.show_images(np.zeros((2, 4, 4)), titles=["a"]), ValueError, "2 titles"),
+        (lambda: viz.show_images(np.zeros((2, 3, 4, 5))), ValueError, r"got \(2, 3, 4, 5\)"),
+        (lambda: viz.show_matrix(None, np.zeros((0, 3))), ValueError, "non-empty 2-D array"),
+        (lambda: viz.sliding_window_animation(np.zeros((3, 3)), 4), ValueError, "does not fit"),
+        (lambda: viz.sliding_window_animation(np.zeros((3, 3)), 0), ValueError, "kernel_size"),
+        (lambda: viz.sliding_window_animation(np.zeros((4, 4)), 2, -1), ValueError, "stride"),
+        (lambda: viz.sliding_window_animation(np.zeros(4), 2), ValueError, r"shape \(H, W\)"),
+    ],
+)
+def test_helpers_refuse_what_they_cannot_draw(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+    plt.close("all")
