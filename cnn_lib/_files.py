@@ -25,25 +25,55 @@ class WeightsFileError(ValueError):
 def check_target(path: str | os.PathLike, owner: str) -> Path:
     """The file ``path`` names, if one can be written there (a link stands for its target).
 
-    Raises ValueError for an empty path, IsADirectoryError for a directory, FileNotFoundError
-    when the directory it would go in does not exist, and PermissionError when that directory
-    cannot be written to; each message starts with ``owner``.
+    Raises ValueError for an empty path, IsADirectoryError for a directory (or a path ending
+    in a separator), ValueError for something that exists but is not a regular file (a
+    device, a pipe: writing there would replace it), FileNotFoundError when the directory it
+    would go in does not exist, PermissionError when that directory or an existing file
+    cannot be written to, and OSError for a loop of links; each message starts with ``owner``.
     """
     text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
     if not text:
         raise ValueError(f"{owner}: expected the path of a file to write, got an empty string")
+    if text.endswith((os.sep, "/")):
+        raise IsADirectoryError(f"{owner}: {text} names a directory; expected the path of a file")
     path = Path(text)
     if path.is_symlink():  # write the file the link points to, and keep the link
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except RuntimeError as err:  # Python 3.11's way of saying "a loop of links"
+            raise OSError(f"{owner}: cannot write {text}: {err}") from err
     if path.is_dir():
         raise IsADirectoryError(f"{owner}: {path} is a directory; expected the path of a file")
+    if path.exists() and not path.is_file():
+        raise ValueError(
+            f"{owner}: {path} exists and is not a regular file (a device or a pipe, say), "
+            "which writing would replace; expected the path of a file"
+        )
     if not path.parent.is_dir():
         raise FileNotFoundError(
             f"{owner}: cannot write {path}: {path.parent} is not an existing directory"
         )
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise PermissionError(f"{owner}: cannot write {path}: {path.parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"{owner}: cannot write {path}: the file is read-only")
     return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc), since
+    setting it, even for a moment, changes the files other threads create meanwhile."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)  # elsewhere the only way to read it is to set it
+    os.umask(umask)
+    return umask
 
 
 def _mode_for(path: Path) -> int:
@@ -52,9 +82,7 @@ def _mode_for(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o7777
     except FileNotFoundError:
-        umask = os.umask(0o022)  # the only way to read the umask is to set it
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
 
 
 def write_atomically(
@@ -69,7 +97,8 @@ def write_atomically(
     """
     path = check_target(path, owner)
     mode = _mode_for(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The temporary name carries the start of the file's name: as long a name as open() takes.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:

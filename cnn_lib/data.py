@@ -295,8 +295,9 @@ def _read_split(found: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndar
 
 def _download(
     info: DatasetInfo, base_url: str, sha256: dict[str, str], target: Path, progress: bool
-) -> None:
-    """Download the four files into ``target``, or leave ``target`` as it was and raise.
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Download the four files into ``target`` and return both splits as read from the files
+    checked ({"train": (images, labels), "test": ...}), or leave ``target`` as it was and raise.
 
     Each file goes to a private staging directory and is checked against its SHA-256 there,
     then both splits are read from it (files that match their checksums can still hold the
@@ -326,27 +327,41 @@ def _download(
                     downloader=pooch.HTTPDownloader(progressbar=bar if progress else False),
                 )
         found = find_files(staging)[0]
-        for split in SPLITS:
-            _read_split(found, split)  # raises ValueError for a file that is not the dataset's
+        # Read here, from the files just checked: not from the cache, where another process
+        # may be moving other files in. Raises ValueError for a file that is not the dataset's.
+        splits = {split: _read_split(found, split) for split in SPLITS}
         target.mkdir(parents=True, exist_ok=True)
+        if (target / MANIFEST).is_dir():  # no record could be written: change nothing
+            raise IsADirectoryError(f"{target / MANIFEST} is a directory")
         (target / MANIFEST).unlink(missing_ok=True)  # until the new files are all in place
         for name in FILES:
             os.replace(staging / f"{name}.gz", target / f"{name}.gz")
-        lines = "".join(f"{sha256[f'{name}.gz']}  {name}.gz\n" for name in FILES)
+        lines = "".join(f"{sha256[f'{name}.gz'].strip().lower()}  {name}.gz\n" for name in FILES)
         write_atomically(target / MANIFEST, lambda f: f.write(lines.encode()), "download")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return splits
 
 
-def _cached_with_other_checksums(cache: Path, sha256: dict[str, str]) -> bool:
-    """Whether the files in the user cache were downloaded and checked against checksums other
-    than ``sha256`` (files put there by hand, without a `MANIFEST`, are taken as they are)."""
+def _why_not_cached(cache: Path, sha256: dict[str, str]) -> str | None:
+    """Why the files in the user cache must not stand in for ``sha256``'s: they were
+    downloaded and checked against other checksums, or the record of those is unreadable.
+    None where they may be used (also for files put there by hand, with no `MANIFEST`)."""
+    manifest = cache / MANIFEST
+    if not manifest.exists() and not manifest.is_symlink():
+        return None
     try:
-        text = (cache / MANIFEST).read_text()
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    recorded = dict(reversed(line.split()) for line in text.splitlines() if line.strip())
-    return any(recorded.get(f"{name}.gz") != sha256.get(f"{name}.gz") for name in FILES)
+        recorded = {}
+        for line in manifest.read_text(encoding="ascii").splitlines():
+            if line.strip():
+                digest, fname = line.split()  # as sha256sum writes, "*" marking binary mode
+                recorded[fname.removeprefix("*")] = digest.lower()
+    except (OSError, ValueError) as err:  # a directory, other bytes, other lines
+        return f"its {MANIFEST} cannot be read ({type(err).__name__})"
+    for name in FILES:
+        if recorded.get(f"{name}.gz") != sha256.get(f"{name}.gz", "").strip().lower():
+            return f"downloaded with other checksums ({MANIFEST})"
+    return None
 
 
 def load_dataset(
@@ -387,6 +402,11 @@ def load_dataset(
 
     # 1. and 2.: directories the user named. A data_dir given is the only place looked at: a
     # typo in it must not quietly train on data from elsewhere.
+    if data_dir is not None and not os.fspath(data_dir):
+        raise ValueError(
+            f"{info.title}: data_dir is an empty string; expected a directory, or None to look "
+            "in the other places"
+        )
     if data_dir is None:
         tried.append(("data_dir argument", "not given"))
     elif (result := from_directory("data_dir", Path(data_dir))) is not None:
@@ -407,8 +427,8 @@ def load_dataset(
     # checksums (a mirror's own, say) do not stand in for the ones asked for now.
     cache = cache_dir(name)
     checksums = info.sha256 if sha256 is None else sha256
-    if _cached_with_other_checksums(cache, checksums):
-        tried.append((f"user cache ({cache})", f"downloaded with other checksums ({MANIFEST})"))
+    if why := _why_not_cached(cache, checksums):
+        tried.append((f"user cache ({cache})", why))
     elif (result := from_directory("user cache", cache)) is not None:
         return result
     if name in SYSTEM_DIRS:
@@ -420,11 +440,11 @@ def load_dataset(
         tried.append((f"download from {url}", "switched off (download=False)"))
     else:
         try:
-            _download(info, url, checksums, cache, progress)
+            splits = _download(info, url, checksums, cache, progress)
         except Exception as err:  # the network, a hash, a full disk: all reported together
             tried.append((f"download from {url}", f"failed: {type(err).__name__}: {err}"))
             raise DatasetNotFoundError(_not_found_message(info, split, tried)) from err
-        return _read_split(find_files(cache)[0], split)
+        return splits[split]
     raise DatasetNotFoundError(_not_found_message(info, split, tried))
 
 

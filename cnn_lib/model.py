@@ -34,7 +34,9 @@ class Sequential:
 
     def __init__(self, layers: list[Layer]) -> None:
         """``layers``: Layer objects, each at one position only (ValueError for a layer object
-        given twice: a layer keeps what its last forward pass needs for backward)."""
+        given twice: a layer keeps what its last forward pass needs for backward). For the same
+        reason a layer object belongs to one model: two models that share one would each
+        backpropagate through the other's last forward pass, and that goes unnoticed."""
         layers = list(layers)
         if not layers:
             raise ValueError("Sequential: expected at least one layer, got an empty list")

@@ -297,10 +297,17 @@ def cosine_schedule(lr: float, epochs: int, final_fraction: float = 0.05) -> Cal
 
     Returns schedule(epoch) for epoch = 0 .. epochs - 1: lr at epoch 0, final_fraction * lr at
     the last epoch. Large steps early cover ground; small steps late settle into a minimum.
-    Use it as ``fit(..., lr_schedule=cosine_schedule(1e-3, epochs))``.
+    Use it as ``fit(..., lr_schedule=cosine_schedule(1e-3, epochs))``. ``final_fraction`` lies
+    in (0, 1], and ``final_fraction * lr`` must not round to 0: the optimizers take only rates
+    above 0 (ValueError otherwise).
     """
     lr = check_number(lr, "lr", "cosine_schedule", 0.0, math.inf, "()")
-    final_fraction = check_number(final_fraction, "final_fraction", "cosine_schedule", 0, 1, "[]")
+    final_fraction = check_number(final_fraction, "final_fraction", "cosine_schedule", 0, 1, "(]")
+    if lr * final_fraction == 0.0:
+        raise ValueError(
+            f"cosine_schedule: the last rate, final_fraction * lr = {final_fraction} * {lr}, "
+            "rounds to 0, which no optimizer takes"
+        )
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"cosine_schedule: epochs must be an int >= 0, got {epochs!r}")
 

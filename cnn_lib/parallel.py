@@ -145,5 +145,5 @@ def for_batch(work: Callable[[int, int], None], N: int) -> None:
     batch.run()
     batch.finished.wait()  # for the parts that other threads started
     batch.work = None  # a thread that starts late finds no part left, and holds no array
-    if batch.errors:
-        raise batch.errors[0]
+    if batch.errors:  # a KeyboardInterrupt or SystemExit goes before any ordinary error
+        raise next((e for e in batch.errors if not isinstance(e, Exception)), batch.errors[0])

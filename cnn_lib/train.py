@@ -100,7 +100,7 @@ def fit(
         ("loss", loss, ("forward", "backward")),
         ("optimizer", optimizer, ("step",)),
     ):
-        if not all(callable(getattr(obj, m, None)) for m in methods):
+        if isinstance(obj, type) or not all(callable(getattr(obj, m, None)) for m in methods):
             raise TypeError(
                 f"fit: {what} must have {' and '.join(m + '()' for m in methods)} (such as "
                 f"{'SoftmaxCrossEntropy()' if what == 'loss' else 'Adam(1e-3)'}), got {obj!r}"
@@ -110,16 +110,21 @@ def fit(
     if validation is not None:
         _check_validation(model, validation)
     threads = parallel.default_threads() if threads is None else as_int(threads, "threads", "fit")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
-            raise TypeError(
-                f"fit: rng must be a numpy.random.Generator or an int seed >= 0, got {rng!r}"
-            )
-    rng = np.random.default_rng(rng)  # a Generator comes back as it is
+    seed = isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)
+    if not (rng is None or seed and rng >= 0 or isinstance(rng, _GENERATORS)):
+        raise TypeError(
+            "fit: rng must be a numpy.random.Generator (or RandomState) or an int seed >= 0, "
+            f"got {rng!r}"
+        )
+    if not isinstance(rng, _GENERATORS):
+        rng = np.random.default_rng(rng)  # None or a seed
     with parallel.threads(threads):
         return _fit_epochs(
             model, loss, optimizer, x, y, epochs, batch_size, validation, rng, progress, lr_schedule
         )
+
+
+_GENERATORS = (np.random.Generator, np.random.RandomState)  # what fit takes as rng
 
 
 def _check_validation(model, validation) -> None:
@@ -133,8 +138,10 @@ def _check_validation(model, validation) -> None:
         raise ValueError(f"fit: validation holds no example (x_val of shape {x_val.shape})")
     try:
         logits = model.forward(x_val[:1], training=False)  # no dropout: changes nothing
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"fit: validation: {err}") from err
+    except TypeError as err:
+        raise TypeError(f"fit: validation: {err}") from err
+    except ValueError as err:
+        raise ValueError(f"fit: validation: {err}") from err
     K = logits.shape[-1]
     if y_val.min() < 0 or y_val.max() >= K:
         raise ValueError(
@@ -321,10 +328,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(str(err))
     if args.threads < 1:
         parser.error(f"expected --threads >= 1, got {args.threads}")
-    if not (0 <= args.dropout < 1 and 0 <= args.final_lr_fraction <= 1):
+    if not (0 <= args.dropout < 1 and 0 < args.final_lr_fraction <= 1):
         parser.error(
-            f"expected --dropout in [0, 1) and --final-lr-fraction in [0, 1], got "
+            f"expected --dropout in [0, 1) and --final-lr-fraction in (0, 1], got "
             f"{args.dropout} and {args.final_lr_fraction}"
+        )
+    if args.lr * args.final_lr_fraction == 0:
+        parser.error(
+            f"--lr {args.lr} times --final-lr-fraction {args.final_lr_fraction} rounds to 0, a "
+            "rate the optimizer does not take"
         )
     return args
 
@@ -383,7 +395,13 @@ def main(argv: list[str] | None = None) -> dict:
             threads=args.threads,
         )
         test_loss, test_accuracy = evaluate(model, x_test, test_labels)
-    if args.save:
+    losses = {
+        "train_loss": history["train_loss"][-1] if args.epochs else None,
+        "val_loss": history["val_loss"][-1] if validation and args.epochs else None,
+        "test_loss": test_loss,
+    }
+    diverged = [k for k, v in losses.items() if v is not None and not math.isfinite(v)]
+    if args.save and not diverged:  # weights that are nan would overwrite a good file
         model.save(args.save)
     train_seconds = sum(history["seconds"])
     results = {
@@ -411,16 +429,17 @@ def main(argv: list[str] | None = None) -> dict:
             round(args.epochs * x_train.shape[0] / train_seconds, 1) if train_seconds else None
         ),
         "peak_memory_mb": round(_peak_memory_mb(), 1),
-        "saved": args.save,
+        "saved": args.save if not diverged else None,
     }
-    diverged = [k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v)]
-    for key in diverged:  # JSON has no nan or inf: null, and a word on stderr
+    not_finite = [k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v)]
+    for key in not_finite:  # JSON has no nan or inf: null, and a word on stderr
         results[key] = None
     print(json.dumps(results, allow_nan=False), flush=True)
-    if diverged:
+    if not_finite:
         sys.exit(
-            f"python -m cnn_lib.train: {', '.join(diverged)} not finite (null above): the "
+            f"python -m cnn_lib.train: {', '.join(not_finite)} not finite (null above): the "
             "training diverged; try a smaller --lr"
+            + (f". The weights were not saved to {args.save}" if args.save else "")
         )
     return results
 

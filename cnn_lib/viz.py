@@ -57,8 +57,8 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.4, cmap="gr
     image, another shape, a number of titles that differs from the number of images, or
     ``ncols`` below 1."""
     images = np.asarray(images)
-    if images.ndim == 4 and images.shape[1] == 1:  # (n, 1, H, W): one grey channel, NCHW
-        images = images[:, 0]
+    if images.ndim == 4 and images.shape[1] == 1 and images.shape[-1] not in (3, 4):
+        images = images[:, 0]  # (n, 1, H, W): one grey channel, NCHW; (n, 1, W, 3) is colour
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (3, 4)):
         raise ValueError(
             f"show_images: expected images of shape (n, H, W), (n, H, W, 3 or 4) or (n, 1, H, W), "

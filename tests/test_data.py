@@ -467,3 +467,37 @@ def test_files_downloaded_with_other_checksums_do_not_stand_in_for_these(tmp_pat
     assert marker_of(load_fashion_mnist(sha256=sha256_of(official), download=False)) == 6
     with pytest.raises(DatasetNotFoundError, match=r"user cache .*downloaded with other checksums"):
         load_fashion_mnist(sha256=sha256_of(mirror), download=False)
+
+
+@pytest.mark.parametrize(
+    "manifest", ["# a comment line\n", "just-one-word\n", b"\xff\xfe\n", "a directory"]
+)
+def test_an_unreadable_checksum_record_passes_the_cache_over_without_a_crash(
+    tmp_path, server, manifest
+):
+    files = fake_dataset(marker=5)
+    url = serve(server, "mirror", files)
+    load_fashion_mnist(base_url=url, sha256=sha256_of(files))
+    record = tmp_path / "cache" / "fashion-mnist" / MANIFEST
+    record.unlink()
+    if manifest == "a directory":
+        record.mkdir()
+    else:
+        record.write_bytes(manifest if isinstance(manifest, bytes) else manifest.encode())
+    with pytest.raises(DatasetNotFoundError, match=f"user cache .*its {MANIFEST} cannot be read"):
+        load_fashion_mnist(sha256=sha256_of(files), download=False)
+
+
+def test_checksums_are_compared_whatever_their_case(tmp_path, server):
+    files = fake_dataset(marker=5)
+    url = serve(server, "mirror", files)
+    upper = {name: digest.upper() for name, digest in sha256_of(files).items()}
+    load_fashion_mnist(base_url=url, sha256=upper)
+    server.files.clear()  # from now on only the cache can answer
+    assert marker_of(load_fashion_mnist(sha256=sha256_of(files), download=False)) == 5
+    assert marker_of(load_fashion_mnist(sha256=upper, download=False)) == 5
+
+
+def test_an_empty_data_dir_is_refused():
+    with pytest.raises(ValueError, match="data_dir is an empty string"):
+        load_fashion_mnist("train", "")

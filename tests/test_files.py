@@ -74,3 +74,36 @@ def test_a_path_that_cannot_hold_the_file_is_refused_before_writing(tmp_path, wh
 def test_check_target_names_the_owner():
     with pytest.raises(ValueError, match="^--save: expected the path of a file"):
         check_target("", "--save")
+
+
+def test_a_path_that_is_not_a_regular_file_is_refused_not_replaced(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="save: .* is not a regular file"):
+        write_atomically(fifo, lambda f: f.write(b"x"), "save")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the pipe it was
+
+
+def test_a_loop_of_links_and_a_trailing_separator_get_errors_of_our_own(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match="save: cannot write .*a"):
+        write_atomically(tmp_path / "a", lambda f: f.write(b"x"), "save")
+    with pytest.raises(IsADirectoryError, match="names a directory"):
+        write_atomically(f"{tmp_path}/weights/", lambda f: f.write(b"x"), "save")
+    assert not (tmp_path / "weights").exists()
+
+
+def test_the_umask_is_read_without_being_changed(tmp_path, monkeypatch):
+    calls = []
+    real_umask = os.umask
+    monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real_umask(mask))
+    write_atomically(tmp_path / "new.bin", lambda f: f.write(b"x"))
+    if os.path.exists("/proc/self/status"):  # Linux: read from there, never set
+        assert calls == []
+
+
+def test_a_long_file_name_that_open_takes_is_written(tmp_path):
+    path = tmp_path / ("w" * 250)
+    write_atomically(path, lambda f: f.write(b"x"))
+    assert path.read_bytes() == b"x"

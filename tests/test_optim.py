@@ -360,3 +360,10 @@ def test_adam_refuses_float16_where_eps_rounds_to_zero():
     np.testing.assert_array_equal(w, 1)
     SGD(0.5).step([("w", w, np.ones(3, np.float16))])  # no eps, no squares: fine
     np.testing.assert_array_equal(w, 0.5)
+
+
+def test_cosine_schedule_refuses_a_last_rate_of_zero():
+    with pytest.raises(ValueError, match=r"final_fraction must lie in \(0, 1\]"):
+        cosine_schedule(1e-3, epochs=5, final_fraction=0)
+    with pytest.raises(ValueError, match="rounds to 0, which no optimizer takes"):
+        cosine_schedule(5e-324, epochs=5, final_fraction=0.05)

@@ -152,3 +152,13 @@ def test_numpy_work_in_threads_fills_the_whole_array():
     with parallel.threads(4):
         parallel.for_batch(work, 100)
     np.testing.assert_array_equal(y, 2.0 * x)
+
+
+def test_a_keyboard_interrupt_in_one_part_goes_before_an_error_in_another():
+    def work(start, stop):
+        if start == 0:
+            raise ValueError("bad part")
+        raise KeyboardInterrupt
+
+    with parallel.threads(2), pytest.raises(KeyboardInterrupt):
+        parallel.for_batch(work, 4)

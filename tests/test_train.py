@@ -235,8 +235,9 @@ def test_notebook_progress_bar_leaves_its_last_line_as_text(rng, capsys, monkeyp
             ValueError,
             r"fit: validation: labels must lie in 0..1 \(the model has 2 outputs\)",
         ),
-        ({"rng": "seed"}, TypeError, "rng must be a numpy.random.Generator or an int seed"),
-        ({"rng": -1}, TypeError, "rng must be a numpy.random.Generator or an int seed >= 0"),
+        ({"rng": "seed"}, TypeError, r"rng must be a numpy.random.Generator \(or RandomState\)"),
+        ({"rng": -1}, TypeError, r"or an int seed >= 0, got -1"),
+        ({"loss": SoftmaxCrossEntropy}, TypeError, "fit: loss must have forward"),
         ({"loss": None}, TypeError, r"fit: loss must have forward\(\) and backward\(\)"),
         ({"optimizer": SoftmaxCrossEntropy()}, TypeError, r"fit: optimizer must have step\(\)"),
     ],
@@ -257,7 +258,7 @@ def test_fit_rejects_bad_arguments(kwargs, error, message, rng):
 def test_fit_takes_an_int_seed_as_its_rng(rng):
     x, y = bars(10, rng)
     runs = []
-    for order in (5, np.random.default_rng(5)):
+    for order in (5, np.random.default_rng(5)):  # the seed and its Generator: the same run
         model = bar_model(0)
         fit(model, SoftmaxCrossEntropy(), Adam(), x, y, 2, 4, rng=order, progress=False)
         runs.append(weights(model))
@@ -357,9 +358,11 @@ def test_the_entry_point_prints_its_results_as_json_last(tmp_path, rng):
         (["--lr", "nan"], "--lr a finite number > 0"),
         (["--lr", "inf"], "--lr a finite number > 0"),
         (["--seed", "-1"], "expected --seed >= 0, got -1"),
+        (["--final-lr-fraction", "0"], "--final-lr-fraction in (0, 1]"),
+        (["--lr", "5e-324"], "rounds to 0, a rate the optimizer does not take"),
         (["--save", ""], "--save: expected the path of a file to write"),
         (["--save", "/no-such-dir/w.npz"], "--save: cannot write /no-such-dir/w.npz"),
-        (["--save", "/"], "--save: / is a directory"),
+        (["--save", "/tmp"], "--save: /tmp is a directory"),
     ],
 )
 def test_the_entry_point_rejects_bad_options(argv, message, capsys):
@@ -429,3 +432,31 @@ def test_the_entry_point_reports_a_diverged_run_as_null_and_fails(tmp_path, rng,
     assert "not finite (null above): the training diverged" in str(exit_info.value.code)
     results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # strict JSON
     assert results["train_loss"] is None and results["test_loss"] is None
+
+
+def test_fit_still_takes_a_random_state_as_its_rng(rng):
+    x, y = bars(10, rng)
+    history = fit(
+        bar_model(0),
+        SoftmaxCrossEntropy(),
+        Adam(),
+        x,
+        y,
+        1,
+        4,
+        rng=np.random.RandomState(0),
+        progress=False,
+    )
+    assert np.isfinite(history["train_loss"]).all()
+
+
+def test_the_entry_point_keeps_a_saved_file_when_the_run_diverges(tmp_path, rng, capsys):
+    data_dir = tiny_dataset(tmp_path / "data", rng)
+    saved = tmp_path / "good.npz"
+    saved.write_bytes(b"the weights of an earlier, good run")
+    argv = ["--data-dir", str(data_dir), "--epochs", "1", "--lr", "1e30", "--no-progress"]
+    with pytest.warns(RuntimeWarning), pytest.raises(SystemExit) as exit_info:
+        main(argv + ["--threads", "1", "--save", str(saved)])
+    assert f"The weights were not saved to {saved}" in str(exit_info.value.code)
+    assert saved.read_bytes() == b"the weights of an earlier, good run"
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["saved"] is None

@@ -113,3 +113,9 @@ def test_helpers_refuse_what_they_cannot_draw(call, error, message):
     with pytest.raises(error, match=message):
         call()
     plt.close("all")
+
+
+def test_show_images_keeps_one_pixel_high_colour_images_in_colour():
+    fig = viz.show_images(np.zeros((2, 1, 5, 3), np.uint8))  # (n, H=1, W=5, RGB), not NCHW
+    assert fig.axes[0].images[0].get_array().shape == (1, 5, 3)
+    plt.close(fig)
