@@ -64,7 +64,7 @@ def fit(
     epochs: int,
     batch_size: int,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | np.random.RandomState | int | None = None,
     progress: bool = True,
     lr_schedule: Callable[[int], float] | None = None,
     threads: int | None = None,
@@ -77,10 +77,10 @@ def fit(
     ``lr_schedule(epoch)`` (epoch = 0, 1, ...), if given, sets ``optimizer.lr`` before each epoch.
     ``validation=(x_val, y_val)`` is evaluated after each epoch.
 
-    ``rng``: a numpy Generator or an int seed (None: a fresh, unseeded one). ``validation`` is
-    checked before the first epoch (the model must take ``x_val``, and ``y_val`` must lie in its
-    classes). An epoch whose training loss is not finite (nan or inf: the training diverged,
-    or the data holds nan or inf) gives a RuntimeWarning, once.
+    ``rng``: a numpy Generator (or RandomState) or an int seed (None: a fresh, unseeded one).
+    ``validation`` is checked before the first epoch (the model must take ``x_val``, and
+    ``y_val`` must lie in its classes). An epoch whose training loss is not finite (nan or inf:
+    the training diverged, or the data holds nan or inf) gives a RuntimeWarning, once.
 
     ``threads``: how many threads the layers split each batch over, while the matrix-multiply
     library (BLAS) is held to one thread (`cnn_lib.parallel.threads`); None means
