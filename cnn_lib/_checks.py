@@ -129,11 +129,6 @@ def check_dtype(x: np.ndarray, dtype: np.dtype, owner: str) -> None:
         )
 
 
-def check_ndim(x: np.ndarray, ndim: int, layout: str, owner: str) -> None:
-    if x.ndim != ndim:
-        raise ValueError(f"{owner}: expected input of shape {layout}, got {x.shape}")
-
-
 def check_grad_shape(dy, expected: tuple[int, ...], owner: str) -> np.ndarray:
     """`backward` takes a gradient shaped exactly like the last `forward` output."""
     if expected is None:

@@ -416,11 +416,11 @@ def main(argv: list[str] | None = None) -> dict:
         "train_examples": int(x_train.shape[0]),
         "val_examples": args.val_size,
         "parameters": model.n_parameters(),
-        "train_loss": history["train_loss"][-1] if args.epochs else None,
+        "train_loss": losses["train_loss"],
         "train_accuracy": history["train_acc"][-1] if args.epochs else None,
-        "val_loss": history["val_loss"][-1] if validation and args.epochs else None,
+        "val_loss": losses["val_loss"],
         "val_accuracy": history["val_acc"][-1] if validation and args.epochs else None,
-        "test_loss": test_loss,
+        "test_loss": losses["test_loss"],
         "test_accuracy": test_accuracy,
         "epoch_seconds": [round(s, 2) for s in history["seconds"]],
         "train_seconds": round(train_seconds, 2),
@@ -431,13 +431,12 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_mb": round(_peak_memory_mb(), 1),
         "saved": args.save if not diverged else None,
     }
-    not_finite = [k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v)]
-    for key in not_finite:  # JSON has no nan or inf: null, and a word on stderr
+    for key in diverged:  # JSON has no nan or inf: null, and a word on stderr
         results[key] = None
     print(json.dumps(results, allow_nan=False), flush=True)
-    if not_finite:
+    if diverged:
         sys.exit(
-            f"python -m cnn_lib.train: {', '.join(not_finite)} not finite (null above): the "
+            f"python -m cnn_lib.train: {', '.join(diverged)} not finite (null above): the "
             "training diverged; try a smaller --lr"
             + (f". The weights were not saved to {args.save}" if args.save else "")
         )
